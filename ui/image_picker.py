@@ -1,0 +1,58 @@
+"""The sidebar's image picker: a built-in sample, an upload or the camera."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from models.images import ImageError, load_image
+from models.samples import SAMPLE_IMAGES
+from ui import state
+
+SOURCES = ("Sample", "Upload", "Camera")
+IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"]
+
+
+def _keep(widget_key: str, default):
+    """Give a sidebar widget its last value back on every page (see ui/state.py)."""
+    store = f"_kept.{widget_key}"
+    if widget_key not in st.session_state:
+        st.session_state[widget_key] = st.session_state.get(store, default)
+
+    def save() -> None:
+        st.session_state[store] = st.session_state[widget_key]
+
+    return save
+
+
+def _use_bytes(data: bytes, name: str) -> None:
+    try:
+        state.set_current_image(load_image(data), name)
+    except ImageError as err:
+        st.error(f"{name}: {err} The previous image is still in use.")
+
+
+def image_picker() -> None:
+    """Choose the session's image; show it as a thumbnail."""
+    st.markdown("**Your image**")
+    source = st.radio("Source", SOURCES, horizontal=True, key="sidebar.image_source",
+                      on_change=_keep("sidebar.image_source", SOURCES[0]),
+                      label_visibility="collapsed")  # fmt: skip
+    if source == "Sample":
+        names = list(SAMPLE_IMAGES)
+        name = st.selectbox("Sample image", names, key="sidebar.sample",
+                            on_change=_keep("sidebar.sample", names[0]))  # fmt: skip
+        if name != st.session_state.get(state.IMAGE_NAME):
+            state.set_current_image(SAMPLE_IMAGES[name](), name)
+    elif source == "Upload":
+        upload = st.file_uploader("Upload an image", type=IMAGE_TYPES, key="sidebar.upload")
+        if upload is not None and upload.file_id != st.session_state.get("_upload_id"):
+            st.session_state["_upload_id"] = upload.file_id
+            _use_bytes(upload.getvalue(), upload.name)
+    else:
+        shot = st.camera_input("Take a photo", key="sidebar.camera")
+        if shot is not None and shot.file_id != st.session_state.get("_camera_id"):
+            st.session_state["_camera_id"] = shot.file_id
+            _use_bytes(shot.getvalue(), "camera photo")
+    image = state.current_image()
+    st.image(image, caption=f"{state.current_image_name()} · {image.width}×{image.height}",
+             width="stretch")  # fmt: skip

@@ -1,0 +1,49 @@
+"""The pages of CNN Lab, in our order and sections, with what each one teaches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # relative to the repo root, as st.page_link wants it
+    label: str
+    icon: str
+    section: str
+    teaches: str  # one line for the home page card
+
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("app.py", "Home", ":material/home:", "Start", "What CNN Lab is and where to go."),
+    PageInfo("pages/build.py", "Build a CNN", ":material/construction:", "Build and train",
+             "Stack layers, watch shapes, parameters and receptive fields change as you edit."),
+    PageInfo("pages/train.py", "Train", ":material/model_training:", "Build and train",
+             "Train your network live, on CPU or GPU, and see where it gets things wrong."),
+    PageInfo("pages/convolution.py", "Convolution", ":material/grid_on:", "Operations",
+             "Slide a kernel over numbers and over your image: padding, stride, dilation."),
+    PageInfo("pages/pooling.py", "Pooling", ":material/filter_center_focus:", "Operations",
+             "Max, average and global pooling, and what they keep when the image shifts."),
+    PageInfo("pages/augmentation.py", "Augmentation", ":material/auto_awesome:", "Operations",
+             "Random crops, flips and colour changes that make more data out of less."),
+    PageInfo("pages/feature_maps.py", "Feature maps", ":material/layers:", "Look inside",
+             "Every channel of every layer for your image, from edges to parts."),
+    PageInfo("pages/filters.py", "Filters", ":material/blur_on:", "Look inside",
+             "The kernels a network learned, and the input each one likes best."),
+    PageInfo("pages/receptive_field.py", "Receptive field", ":material/center_focus_strong:",
+             "Look inside", "Which pixels one unit can see, and which it actually uses."),
+    PageInfo("pages/saliency.py", "Saliency", ":material/visibility:", "Explain",
+             "Which pixels made the network decide, by a dozen attribution methods."),
+    PageInfo("pages/attention.py", "Attention", ":material/psychology:", "Explain",
+             "What squeeze-and-excitation and CBAM blocks choose to emphasise."),
+    PageInfo("pages/adversarial.py", "Adversarial", ":material/bug_report:", "Explain",
+             "Tiny changes that fool the network, and how accuracy falls as they grow."),
+)  # fmt: skip
+
+
+def available_pages() -> list[PageInfo]:
+    """The pages whose file exists, so a page shows in the menu the day it is added."""
+    return [p for p in PAGES if (ROOT / p.path).exists()]

@@ -1,0 +1,104 @@
+"""What a session carries from page to page: its network, its image and its model.
+
+Every value lives in `st.session_state` under one key. Widgets get their own keys, and their
+values are copied here, because Streamlit forgets a widget's value on pages that do not draw it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+
+import streamlit as st
+from PIL import Image
+
+from models.bundle import ModelBundle, untrained_bundle
+from models.presets import DEFAULT_PRESET, PRESETS
+from models.spec import NetworkSpec, SpecError
+
+NETWORK, IMAGE, IMAGE_NAME, MODEL = "network", "image", "image_name", "model"
+QUERY_KEY = "net"
+
+
+def encode_spec(spec: NetworkSpec) -> str:
+    """The spec packed for a URL: compact JSON, zlib, URL-safe base64."""
+    raw = zlib.compress(spec.to_json(indent=None).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_spec(text: str) -> NetworkSpec:
+    """The inverse of `encode_spec`; a damaged link raises SpecError."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = zlib.decompressobj().decompress(raw, 200_000)
+        return NetworkSpec.from_json(data.decode())
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as err:
+        if isinstance(err, SpecError):
+            raise
+        raise SpecError("the network in this link is damaged; it could not be read") from None
+
+
+def init() -> None:
+    """Fill in defaults once per session; a `?net=` link sets the network."""
+    ss = st.session_state
+    if QUERY_KEY in st.query_params and ss.get("_loaded_link") != st.query_params[QUERY_KEY]:
+        ss["_loaded_link"] = st.query_params[QUERY_KEY]
+        try:
+            set_current_spec(decode_spec(st.query_params[QUERY_KEY]))
+        except SpecError as err:
+            ss["_link_error"] = str(err)
+    if NETWORK not in ss:
+        ss[NETWORK] = PRESETS[DEFAULT_PRESET].spec
+    if IMAGE not in ss:
+        from models.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
+
+        set_current_image(SAMPLE_IMAGES[DEFAULT_SAMPLE](), DEFAULT_SAMPLE)
+
+
+def current_spec() -> NetworkSpec:
+    return st.session_state[NETWORK]
+
+
+def set_current_spec(spec: NetworkSpec) -> None:
+    """Make `spec` the session's network; a trained model of another network is let go."""
+    ss = st.session_state
+    ss[NETWORK] = spec
+    bundle = ss.get(MODEL)
+    if bundle is not None and bundle.spec != spec:
+        del ss[MODEL]
+
+
+def current_image() -> Image.Image:
+    """The session's image, always RGB."""
+    return st.session_state[IMAGE]
+
+
+def current_image_name() -> str:
+    return st.session_state.get(IMAGE_NAME, "image")
+
+
+def set_current_image(image: Image.Image, name: str) -> None:
+    st.session_state[IMAGE] = image
+    st.session_state[IMAGE_NAME] = name
+
+
+def current_model() -> ModelBundle:
+    """The session's trained or uploaded model, else an untrained one for the current network."""
+    ss = st.session_state
+    bundle = ss.get(MODEL)
+    if bundle is None:
+        key = ("_untrained", current_spec())
+        if ss.get("_untrained_key") != key:
+            ss["_untrained_key"] = key
+            ss["_untrained"] = untrained_bundle(current_spec())
+        bundle = ss["_untrained"]
+    return bundle
+
+
+def set_current_model(bundle: ModelBundle) -> None:
+    """Make a trained or uploaded model the session's model (and its spec the network)."""
+    ss = st.session_state
+    ss[MODEL] = bundle
+    if bundle.spec is not None:
+        ss[NETWORK] = bundle.spec
