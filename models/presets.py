@@ -83,9 +83,9 @@ PRESETS: dict[str, Preset] = {
         _net([3, 64, 64], [_conv(16, padding=1), BN, RELU, {"type": "se", "reduction": 4},
                            _pool(), _conv(32, padding=1), BN, RELU,
                            {"type": "cbam", "reduction": 4, "spatial_kernel": 7}, _pool(),
-                           _conv(32, padding=1), RELU, {"type": "global_avgpool"}, _fc(6)]),
+                           _conv(32, padding=1), RELU, {"type": "global_avgpool"}, _fc(10)]),
         "Squeeze-and-excitation (Hu et al., 2018) reweights channels; CBAM (Woo et al., "
-        "2018) also reweights positions. Six outputs, for the shapes data set.",
+        "2018) also reweights positions.",
     ),
     "Dilated CNN": Preset(
         _net([3, 64, 64], [_conv(16, padding=1), RELU,
