@@ -459,3 +459,19 @@ class NetworkSpec:
         except (json.JSONDecodeError, TypeError, RecursionError) as err:
             raise SpecError(f"this is not valid JSON: {err}") from None
         return cls.from_dict(data)
+
+
+# What a newly added layer of each type starts with in the editor.
+LAYER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "conv": {"out_channels": 8, "kernel_size": 3, "padding": 1},
+    "maxpool": {"kernel_size": 2},
+    "avgpool": {"kernel_size": 2},
+    "linear": {"out_features": 10},
+    "dropout": {"p": 0.5},
+    "residual": {"out_channels": 16},
+}
+
+
+def new_layer(kind: str) -> dict[str, Any]:
+    """The full JSON object of a new layer of `kind`, every setting filled in."""
+    return layer_from_dict({"type": kind, **LAYER_DEFAULTS.get(kind, {})}).to_dict()

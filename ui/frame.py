@@ -38,7 +38,7 @@ def frame(title: str, intro: str | None = None) -> None:
     _configure_process()
     state.init()
     with st.sidebar:
-        st.markdown("### 🧠 CNN Lab")
+        st.markdown("### CNN Lab")
         sidebar_navigation()
         st.divider()
         image_picker()

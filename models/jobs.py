@@ -1,0 +1,116 @@
+"""A training run in a background thread: readable status and curves, stoppable within a second.
+
+The thread never touches the UI. It appends each `TrainMetrics` to a list under a lock; a page
+reads copies of that list while the thread runs. A server-wide `threading.BoundedSemaphore`
+caps how many runs train at once; a run waiting for a slot is "queued" and can still be stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass
+
+from torch import nn
+
+from models.bundle import ModelBundle
+from models.data import PreparedData
+from models.spec import NetworkSpec
+from models.train import TrainConfig, TrainingDiverged, TrainMetrics, train
+
+QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
+ENDED = (FINISHED, STOPPED, FAILED)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's state for one page run."""
+
+    status: str
+    history: tuple[TrainMetrics, ...]
+    error: str | None
+    note: str
+
+    @property
+    def latest(self) -> TrainMetrics | None:
+        return self.history[-1] if self.history else None
+
+
+class TrainingJob:
+    """Train `model` on `data` in a daemon thread; `stop()` ends it within a batch."""
+
+    def __init__(self, model: nn.Module, data: PreparedData, config: TrainConfig,
+                 spec: NetworkSpec | None, name: str,
+                 slots: threading.BoundedSemaphore | None = None) -> None:  # fmt: skip
+        self.model, self.data, self.config, self.spec, self.name = model, data, config, spec, name
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._history: list[TrainMetrics] = []
+        self._status, self._error, self._note = QUEUED, None, ""
+        self._thread = threading.Thread(target=self._run, name=f"train-{name}", daemon=True)
+
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end; a queued run ends without training."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            return JobSnapshot(self._status, tuple(self._history), self._error, self._note)
+
+    def bundle(self) -> ModelBundle | None:
+        """The trained model as a bundle once the run has ended with some training done."""
+        snap = self.snapshot()
+        if snap.status not in (FINISHED, STOPPED) or not any(m.kind == "epoch" for m in snap.history):
+            return None
+        d = self.data
+        return ModelBundle(self.model.cpu().eval(), self.name, self.spec.input_shape if self.spec
+                           else tuple(d.train_x.shape[1:]), d.class_names, d.mean, d.std,
+                           self.spec, trained=True)  # fmt: skip
+
+    def _set(self, **fields) -> None:
+        with self._lock:
+            for key, value in fields.items():
+                setattr(self, f"_{key}", value)
+
+    def _wait_for_slot(self) -> bool:
+        if self._slots is None:
+            return True
+        while not self._slots.acquire(timeout=0.2):
+            if self._stop.is_set():
+                return False
+        return True
+
+    def _run(self) -> None:
+        if not self._wait_for_slot():
+            self._set(status=STOPPED, note="Stopped before it started.")
+            return
+        try:
+            self._set(status=RUNNING)
+            for metrics in train(self.model, self.data, self.config, self._stop):
+                with self._lock:
+                    self._history.append(metrics)
+                    self._note = metrics.note or self._note
+            self._set(status=STOPPED if self._stop.is_set() else FINISHED)
+        except TrainingDiverged as err:
+            self._set(status=FAILED, error=str(err))
+        except Exception as err:  # a thread's exception would otherwise vanish
+            traceback.print_exc()
+            self._set(status=FAILED, error=f"Training failed: {type(err).__name__}: {err}")
+        finally:
+            if self._slots is not None:
+                self._slots.release()

@@ -1,0 +1,78 @@
+"""The Feature maps page driven through AppTest, from app.py, on the session's untrained network."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models.presets import PRESETS
+from ui.state import NETWORK
+
+
+@pytest.fixture
+def feature_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/feature_maps.py").run()
+    assert not at.exception
+    return at
+
+
+def _grid_z(at: AppTest):
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and "grid" in c.proto.id)
+    return json.loads(chart.proto.spec)["data"][0]["z"]
+
+
+def test_the_page_opens_on_the_untrained_network_and_says_so(feature_page):
+    assert feature_page.title[0].value == "Feature maps"
+    assert any("has not been trained" in i.value for i in feature_page.info)
+    assert feature_page.select_slider(key="feature_maps.layer").value == "conv1"
+
+
+def test_moving_the_depth_slider_changes_the_grid(feature_page):
+    first = _grid_z(feature_page)
+    feature_page.select_slider(key="feature_maps.layer").set_value("pool2").run()
+    assert not feature_page.exception
+    assert _grid_z(feature_page) != first
+    assert "pool2" in feature_page.markdown[-0].value or any(
+        "**pool2**" in m.value for m in feature_page.markdown
+    )
+
+
+@pytest.mark.parametrize("scale", ["channel", "layer", "network"])
+def test_every_colour_range_and_the_ordering_draw(feature_page, scale):
+    feature_page.radio(key="feature_maps.scale").set_value(scale)
+    feature_page.toggle(key="feature_maps.ordered").set_value(True).run()
+    assert not feature_page.exception
+
+
+def test_an_activation_layer_shows_before_and_after(feature_page):
+    feature_page.select_slider(key="feature_maps.layer").set_value("relu2").run()
+    feature_page.selectbox(key="feature_maps.channel").set_value(3).run()
+    assert not feature_page.exception
+    keys = [c.proto.id for c in feature_page.get("plotly_chart")]
+    assert any("before_after" in k for k in keys)
+
+
+def test_the_exciting_shapes_are_found_with_progress(feature_page):
+    feature_page.select_slider(key="feature_maps.n_images").set_value(64).run()
+    feature_page.button(key="feature_maps.excite").click().run()
+    assert not feature_page.exception
+    keys = [c.proto.id for c in feature_page.get("plotly_chart")]
+    assert any("exciting" in k for k in keys)
+
+
+def test_a_network_change_elsewhere_resets_the_layer(feature_page):
+    feature_page.select_slider(key="feature_maps.layer").set_value("pool2").run()
+    feature_page.session_state[NETWORK] = PRESETS["LeNet-5"].spec
+    feature_page.run()
+    assert not feature_page.exception
+    assert feature_page.select_slider(key="feature_maps.layer").value == "conv1"
+    assert "tanh1" in feature_page.select_slider(key="feature_maps.layer").options
+
+
+def test_a_torchvision_model_can_be_chosen_untrained(feature_page):
+    feature_page.selectbox(key="feature_maps.model").set_value("mobilenet_v3_small").run()
+    assert not feature_page.exception
+    assert "features.0.0" in feature_page.select_slider(key="feature_maps.layer").options

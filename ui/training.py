@@ -1,0 +1,212 @@
+"""Streamlit glue for the Train page: the session's job, the server-wide cap and live panels.
+
+The job lives in a session-scoped `st.cache_resource`, so closing the tab releases it and its
+`on_release` stops the thread. A global `st.cache_resource` holds the semaphore that caps how
+many trainings run at once on the server. The live panel is a fragment that reruns itself every
+half second while the job runs and reruns the whole page once when it ends (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import streamlit as st
+
+from models.checkpoint import SHIPPED, CheckpointError, from_bytes, load_shipped
+from models.data import TORCHVISION_SETS, DataError, ImageData, digits, load_torchvision
+from models.data import load_zip, shapes
+from models.jobs import ENDED, JobSnapshot, TrainingJob
+from models.presets import PRESETS
+from models.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from ui import state
+
+DATA_SOURCES = ("Shapes (built in)", "Digits (built in)", *TORCHVISION_SETS, "Your zip of folders")
+MODEL_SOURCES = ("Your current network", "A preset", "A shipped trained model", "Upload a checkpoint")
+LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+POLL_S = 0.5
+
+
+class _JobBox:
+    """The session's current job; a box so a new job can replace the old one in place."""
+
+    def __init__(self) -> None:
+        self.job: TrainingJob | None = None
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def training_slots() -> threading.BoundedSemaphore:
+    """Server-wide cap on trainings at once ($CNNLAB_MAX_TRAININGS, default 2)."""
+    return threading.BoundedSemaphore(max(1, int(os.environ.get("CNNLAB_MAX_TRAININGS", "2"))))
+
+
+@st.cache_resource(scope="session", on_release=lambda box: box.stop(), show_spinner=False)
+def _job_box() -> _JobBox:
+    return _JobBox()
+
+
+def current_job() -> TrainingJob | None:
+    return _job_box().job
+
+
+def run_job(job: TrainingJob) -> None:
+    """Stop the session's previous job, keep this one and start it."""
+    box = _job_box()
+    box.stop()
+    box.job = job.start()
+
+
+@st.cache_resource(show_spinner="Loading the shipped model…")
+def shipped_model(name: str):
+    """A shipped checkpoint, shared read-only across sessions (train copies, never this)."""
+    return load_shipped(name)
+
+
+def live_panel(draw: Callable[[JobSnapshot], None], on_end: Callable[[TrainingJob], None]) -> None:
+    """Draw the job's snapshot now and every POLL_S seconds while it runs."""
+    job = current_job()
+    running = job is not None and job.status not in ENDED
+
+    @st.fragment(run_every=POLL_S if running else None)
+    def panel() -> None:
+        if job is None:
+            return
+        snap = job.snapshot()
+        draw(snap)
+        seen = st.session_state.setdefault("_train_ended", set())
+        if snap.status in ENDED and id(job) not in seen:
+            seen.add(id(job))
+            on_end(job)
+            if running:  # started while this run was live: redraw the page around the result
+                st.rerun()
+
+    panel()
+
+
+def data_controls() -> ImageData | None:
+    """Pick a data set; None (with a message shown) when it cannot be loaded."""
+    source = st.selectbox("Data set", DATA_SOURCES, key="train.data_source")
+    try:
+        if source.startswith("Shapes"):
+            c1, c2, c3 = st.columns(3)
+            n = c1.number_input("Images", 200, 20_000, 2000, 200, key="train.shapes_n",
+                                help="how many to draw (200 to 20,000)")  # fmt: skip
+            noise = c2.slider("Background noise (std)", 0.0, 0.5, 0.0, 0.05, key="train.noise")
+            imb = c3.slider("Imbalance (most ÷ least)", 1.0, 20.0, 1.0, 1.0, key="train.imb")
+            with st.spinner("Drawing shapes…"):
+                return shapes(int(n), 0, float(noise), float(imb))
+        if source.startswith("Digits"):
+            return digits()
+        if source in TORCHVISION_SETS:
+            return _torchvision(source)
+        return _zip()
+    except DataError as err:
+        st.error(str(err))
+        return None
+
+
+def _torchvision(name: str) -> ImageData | None:
+    key = f"_train_tv.{name}"
+    if key not in st.session_state:
+        st.info(f"{name} is downloaded once into the cache folder, then read from there.")
+        if not st.button(f"Load {name}", key="train.load_tv"):
+            return None
+        with st.spinner(f"Loading {name}…"):
+            st.session_state[key] = load_torchvision(name)
+    return st.session_state[key]
+
+
+def _zip() -> ImageData | None:
+    upload = st.file_uploader("A zip of class folders (cat/1.jpg, dog/2.png, …)", type=["zip"],
+                              key="train.zip")  # fmt: skip
+    if upload is None:
+        return None
+    key = ("_train_zip", upload.file_id)
+    if st.session_state.get("_train_zip_key") != key:
+        with st.spinner("Reading the zip…"):
+            data, skipped = load_zip(upload.getvalue())
+        st.session_state["_train_zip_key"], st.session_state["_train_zip"] = key, (data, skipped)
+    data, skipped = st.session_state["_train_zip"]
+    if skipped:
+        st.caption(f"{skipped} files were skipped (not images, hidden or outside the folders).")
+    return data
+
+
+def model_controls():
+    """(spec, starting model or None, name), or None with a message when unusable."""
+    source = st.radio("Model", MODEL_SOURCES, horizontal=True, key="train.model_source")
+    if source == MODEL_SOURCES[0]:
+        return state.current_spec(), None, "your network"
+    if source == MODEL_SOURCES[1]:
+        name = st.selectbox("Preset", list(PRESETS), key="train.preset")
+        st.caption(PRESETS[name].about)
+        return PRESETS[name].spec, None, name
+    if source == MODEL_SOURCES[2]:
+        name = st.selectbox("Trained model (training goes on from its weights)", list(SHIPPED),
+                            key="train.shipped")  # fmt: skip
+        try:
+            bundle = shipped_model(name)
+        except CheckpointError as err:
+            st.error(str(err))
+            return None
+        return bundle.spec, bundle.model, name
+    upload = st.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key="train.ckpt")
+    if upload is None:
+        return None
+    try:
+        bundle = from_bytes(upload.getvalue(), fallback_spec=state.current_spec())
+    except CheckpointError as err:
+        st.error(f"{upload.name}: {err}")
+        return None
+    if st.button("Use this model on every page", key="train.adopt_upload"):
+        state.set_current_model(bundle)
+    return bundle.spec, bundle.model, upload.name
+
+
+def config_controls() -> tuple[TrainConfig, float] | None:
+    """The hyper-parameters as a TrainConfig and the validation share."""
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("Epochs", 1, 200, 5, key="train.epochs", help="passes over the data")
+    batch = c2.select_slider("Batch size (images)", [8, 16, 32, 64, 128, 256], 64,
+                             key="train.batch")  # fmt: skip
+    opt = c3.selectbox("Optimizer", list(OPTIMIZERS), index=1, key="train.optimizer")
+    lr = c4.select_slider("Learning rate", LR_CHOICES, 1e-3, key="train.lr",
+                          format_func=lambda v: f"{v:g}")  # fmt: skip
+    with st.expander("More settings: schedule, regularization, loss, early stopping, device"):
+        a, b, c = st.columns(3)
+        schedule = a.selectbox("LR schedule", SCHEDULES, key="train.schedule")
+        wd = a.number_input("Weight decay (0 to 0.1)", 0.0, 0.1, 0.0, 1e-4, format="%.4f",
+                            key="train.wd")  # fmt: skip
+        smooth = a.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="train.smoothing")
+        loss = b.selectbox("Loss", LOSSES, key="train.loss")
+        gamma = b.slider("Focal γ", 0.0, 5.0, 2.0, 0.5, key="train.gamma")
+        weights = b.checkbox("Class weights (1 / frequency)", key="train.class_weights")
+        patience = b.number_input("Early stopping patience (epochs, 0 = off)", 0, 50, 0,
+                                  key="train.patience")  # fmt: skip
+        restore = c.checkbox("Restore the best epoch's weights", True, key="train.restore")
+        clip = c.number_input("Clip gradient norm (0 = off)", 0.0, 100.0, 0.0, 0.5,
+                              key="train.clip")  # fmt: skip
+        seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
+        val = c.slider("Validation share", 0.1, 0.5, 0.2, 0.05, key="train.val")
+        from models.device import available_devices
+
+        device = c.selectbox("Device", available_devices(), key="train.device")
+        pipeline = st.session_state.get("augmentation.pipeline")
+        aug = st.checkbox("Augment with the Augmentation page's pipeline", False,
+                          key="train.augment", disabled=pipeline is None)  # fmt: skip
+    try:
+        config = TrainConfig(int(epochs), int(batch), opt, float(lr), schedule,
+                             weight_decay=float(wd), label_smoothing=float(smooth), loss=loss,
+                             focal_gamma=float(gamma), class_weights=weights,
+                             augmentation=pipeline if aug else None, patience=int(patience),
+                             restore_best=restore, clip_grad=float(clip), seed=int(seed),
+                             device=device)  # fmt: skip
+    except ValueError as err:
+        st.error(str(err))
+        return None
+    return config, float(val)
