@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from models.build import build_model
 from models.bundle import ModelBundle
-from models.data import PreparedData
+from models.data import ImageData, PreparedData, prepare
 from models.spec import NetworkSpec
-from models.train import TrainConfig, TrainingDiverged, TrainMetrics, train
+from models.train import TrainConfig, TrainingDiverged, TrainMetrics, copy_model, train
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ENDED = (FINISHED, STOPPED, FAILED)
@@ -114,3 +115,15 @@ class TrainingJob:
         finally:
             if self._slots is not None:
                 self._slots.release()
+
+
+def new_training_job(spec: NetworkSpec, initial: nn.Module | None, data: ImageData,
+                   config: TrainConfig, val_fraction: float, name: str,
+                   slots: threading.BoundedSemaphore | None = None) -> TrainingJob:  # fmt: skip
+    """Prepare the data for `spec`, copy or build the model: a job ready to `start()`.
+
+    `initial` (a shared, trained model) is copied, never trained itself.
+    """
+    prepared = prepare(data, spec.input_shape, val_fraction, config.seed)
+    model = copy_model(initial) if initial is not None else build_model(spec, seed=config.seed)
+    return TrainingJob(model, prepared, config, spec, name, slots)

@@ -374,3 +374,18 @@ def predict(model: nn.Module, x: torch.Tensor) -> tuple[list[float], list[float]
 def copy_model(model: nn.Module) -> nn.Module:
     """An independent copy on the CPU, so a shared model is never trained."""
     return copy.deepcopy(model).cpu()
+
+
+def predict_image(bundle, image) -> tuple[list[float], list[float]]:
+    """Logits and softmax probabilities of a `ModelBundle` for one PIL image."""
+    from models.data import image_tensor
+
+    return predict(bundle.model, image_tensor(image, bundle.input_shape, bundle.mean, bundle.std))
+
+
+def misclassified(x: torch.Tensor, y: torch.Tensor, preds: torch.Tensor,
+                  class_names: tuple[str, ...], limit: int = 24) -> list[tuple[object, str]]:  # fmt: skip
+    """Up to `limit` wrongly predicted images as (H, W, C) uint8 arrays with "true → predicted"."""
+    wrong = torch.nonzero(preds != y).flatten()[:limit]
+    return [(x[i].permute(1, 2, 0).squeeze(-1).numpy(),
+             f"{class_names[y[i]]} → {class_names[preds[i]]}") for i in wrong.tolist()]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from models.presets import PRESETS
+from models.spec import NetworkSpec
 from ui import state
 
 PAGE = "pages/receptive_field.py"
@@ -27,15 +28,15 @@ def caption_of_unit(at: AppTest) -> str:
 def test_page_opens_on_the_last_layer_with_its_centre_unit_box():
     at = open_page()
     assert at.selectbox(key="receptive_field.layer").value == "pool2"
-    # TinyVGG's pool2 is 13×13; its centre unit (6, 6) sees 16 pixels centred at 1.5 + 6·4
-    assert caption_of_unit(at).startswith("**Unit (6, 6) sees rows 18–33, columns 18–33**")
+    # TinyVGG's pool2 is 13×13 with field 16, jump 4, start 7.5: unit 6 is centred at 31.5
+    assert caption_of_unit(at).startswith("**Unit (6, 6) sees rows 24–39, columns 24–39**")
 
 
 def test_moving_the_unit_moves_the_box_by_the_jump():
     at = open_page()
     at.slider(key="receptive_field.row").set_value(7).run()
     assert not at.exception
-    assert caption_of_unit(at).startswith("**Unit (7, 6) sees rows 22–37, columns 18–33**")
+    assert caption_of_unit(at).startswith("**Unit (7, 6) sees rows 28–43, columns 24–39**")
 
 
 def test_choosing_an_earlier_layer_resets_the_unit_into_its_map():
@@ -47,14 +48,26 @@ def test_choosing_an_earlier_layer_resets_the_unit_into_its_map():
     assert "sees rows" in caption_of_unit(at)
 
 
-def test_a_field_larger_than_the_input_is_called_out():
+def test_a_corner_unit_is_told_it_sees_padding():
     at = open_page("Dilated CNN")
     at.selectbox(key="receptive_field.layer").set_value("conv4").run()
+    assert not at.warning  # 31 pixels inside a 64×64 input: no outgrowing
+    at.slider(key="receptive_field.row").set_value(0).run()
+    at.slider(key="receptive_field.col").set_value(0).run()
+    assert caption_of_unit(at).startswith("**Unit (0, 0) sees rows -15–15, columns -15–15**")
+    assert any("padding" in info.value for info in at.info)
+
+
+def test_a_field_larger_than_the_input_is_called_out():
+    conv = {"type": "conv", "out_channels": 2, "kernel_size": 7, "padding": 3}
+    at = open_page()
+    at.session_state[state.NETWORK] = NetworkSpec.from_dict(
+        {"input": [3, 16, 16], "layers": [conv] * 4}
+    )
+    at.run()
+    at.selectbox(key="receptive_field.layer").set_value("conv4").run()
     assert not at.exception
-    assert not at.warning  # 31 pixels inside a 64×64 input
-    at = open_page("LeNet-5")
-    at.selectbox(key="receptive_field.layer").set_value("pool2").run()
-    assert any("padding" in i.value for i in at.info) or at.warning
+    assert "outgrown the 16×16 input" in at.warning[0].value
 
 
 def test_effective_field_button_draws_heatmaps_and_offers_a_download():

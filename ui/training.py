@@ -210,3 +210,58 @@ def config_controls() -> tuple[TrainConfig, float] | None:
         st.error(str(err))
         return None
     return config, float(val)
+
+
+def _adapt(spec, data: ImageData) -> None:
+    from models.data import adapt_spec
+    from models.spec import SpecError
+
+    try:
+        state.set_current_spec(adapt_spec(spec, data))
+        st.session_state["train.model_source"] = MODEL_SOURCES[0]
+    except SpecError as err:
+        st.session_state["_train_adapt_error"] = str(err)
+
+
+def fit_controls(data: ImageData, spec) -> bool:
+    """Say where data and network disagree and offer the fix; True when training can start."""
+    from models.data import check_fit
+
+    report = check_fit(data, spec)
+    if "_train_adapt_error" in st.session_state:
+        st.error(f"The network could not be adapted: {st.session_state.pop('_train_adapt_error')}")
+    if not report.problems:
+        return True
+    st.warning("The data and the network disagree: " + "; ".join(report.problems) + ".")
+    if report.classes_match:
+        st.caption("Training will convert and resize the images to fit the network, or:")
+    st.button("Adapt the network to the data (input size and last layer)", key="train.adapt",
+              on_click=_adapt, args=(spec, data))  # fmt: skip
+    return report.classes_match
+
+
+def finish_job(job: TrainingJob) -> None:
+    """When a job ends: make its model the session's model and evaluate it on validation."""
+    from models.train import evaluate, misclassified
+
+    bundle = job.bundle()
+    if bundle is None:
+        return
+    state.set_current_model(bundle)
+    d = job.data
+    result = evaluate(bundle.model, d.val_x, d.val_y, d.mean, d.std, len(d.class_names))
+    wrong = misclassified(d.val_x, d.val_y, result.predictions, d.class_names)
+    st.session_state["_train_eval"] = (id(bundle), result, wrong, d.class_names)
+
+
+def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
+    """The share done and a line: step, examples per second and time left."""
+    m = snap.latest
+    if m is None:
+        return 0.0, "Waiting for a free training slot…" if snap.status == "queued" else "Starting…"
+    speed = next((h.examples_per_s for h in reversed(snap.history) if h.kind == "step"), 0.0)
+    left = (m.total_steps - m.step) * batch_size / speed if speed > 0 else float("nan")
+    left_text = f"{left:,.0f} s left" if left == left else "time left unknown"
+    line = (f"Epoch {m.epoch}, step {m.step:,} of {m.total_steps:,} · {speed:,.0f} images/s · "
+            f"{left_text}")  # fmt: skip
+    return min(m.step / max(m.total_steps, 1), 1.0), line

@@ -1,0 +1,35 @@
+"""The Build page in a real browser: reach it from the sidebar, edit a layer, see the numbers move."""
+
+from .helpers import click_and_wait, expect, goto, sidebar_link, wait_for_run
+
+
+def _parameters(page) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Parameters").first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_editing_a_layer_changes_the_table_and_the_address(page, app_url):
+    goto(page, app_url)
+    click_and_wait(page, sidebar_link(page, "Build a CNN"))
+    expect(page.get_by_role("heading", name="Build a CNN")).to_be_visible()
+    assert _parameters(page) == "19,920"
+    table = page.locator('[data-testid="stDataFrame"]').first
+    expect(table).to_be_visible()
+
+    box = page.get_by_role("spinbutton", name="out channels")
+    box.fill("20")
+    box.press("Enter")
+    wait_for_run(page)
+    expect(page.locator('[data-testid="stMetricValue"]').first).not_to_have_text("19,920")
+    assert _parameters(page) == "21,100"  # conv1 has 20 filters; conv2 reads 20 channels
+    assert "net=" in page.url
+
+
+def test_an_invalid_edit_shows_an_error_and_keeps_the_network(page, app_url):
+    goto(page, f"{app_url}/build")
+    box = page.get_by_role("spinbutton", name="kernel size")
+    box.fill("80")
+    box.press("Enter")
+    wait_for_run(page)
+    expect(page.locator('[data-testid="stAlert"]').filter(has_text="Layer 1 (conv)")).to_be_visible()
+    assert _parameters(page) == "19,920"
