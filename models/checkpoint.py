@@ -59,7 +59,7 @@ def _read(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
+        if "Unsupported global" in str(err) or "GLOBAL" in str(err):
             raise CheckpointError(
                 "this file contains code that would run when it is opened; it was refused. "
                 "Only plain weights are accepted."

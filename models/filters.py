@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
 from models.activations import ActivationError, _device, hooked, model_lock, normalize
-from models.bundle import ModelBundle
+from models.bundle import ModelBundle, untrained_bundle
 
 Progress = Callable[[float], None]
 
@@ -187,3 +189,18 @@ def visualize_channel(bundle: ModelBundle, layer: str, channel: int,
             end = float(_objective(model, z.to(device), layer, channel))
     image = (z.detach() * std + mean).clamp(0, 1)[0].permute(1, 2, 0).numpy()
     return FeatureViz(image, curve[0] if curve else end, end, np.array(curve, dtype=np.float32))
+
+
+def untrained_twin(bundle: ModelBundle) -> ModelBundle | None:
+    """A freshly initialised network of the same spec (seed 0), or None without a spec."""
+    return untrained_bundle(bundle.spec) if bundle.spec is not None else None
+
+
+def to_png(image: np.ndarray, scale: int = 4) -> bytes:
+    """(H, W, C) floats in [0, 1] as PNG bytes, each pixel enlarged `scale` times."""
+    pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    buffer = BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -474,7 +474,7 @@ def capture_feature_map(bundle: ModelBundle, layer: str, image: Image.Image) -> 
 
 
 def _mass_shares(grad: np.ndarray, centre: tuple[int, int]) -> tuple[tuple, tuple]:
-    h, w = grad.shape
+    grad, (h, w) = grad.astype(np.float64), grad.shape  # float64: shares that never shrink
     cy, cx = min(max(centre[0], 0), h - 1), min(max(centre[1], 0), w - 1)
     reach = max(cy, h - 1 - cy, cx, w - 1 - cx)
     total = float(grad.sum()) or 1.0

@@ -1,4 +1,4 @@
-"""AppTest for the Receptive field page: it opens on defaults, follows the unit, computes the ERF."""
+"""AppTest for the Receptive field page: opens on defaults, follows the unit, computes the ERF."""
 
 from __future__ import annotations
 

@@ -66,7 +66,9 @@ def _panels(widths: list[float], titles: list[str], gap: float = 0.04) -> dict:
     return layout
 
 
-def _figure(data: list, layout: dict, title: str = "", height: int = 320, top: int = 0) -> go.Figure:
+def _figure(
+    data: list, layout: dict, title: str = "", height: int = 320, top: int = 0
+) -> go.Figure:
     """One go.Figure built from dicts with the theme's look (as theme.base_layout gives it);
     a single constructor call costs far less than a chain of update_layout calls."""
     look = {
@@ -153,12 +155,7 @@ def step_figure(step: ConvStep) -> go.Figure:
     """Canvas with the window, kernel, products and the output filled up to this step."""
     k = step.taps.shape[0]
     widths = [step.canvas.values.shape[1], k, k, step.output.shape[1]]
-    titles = [
-        "Input (grey: padding, orange: inserted zeros)",
-        "Kernel as laid on the input",
-        f"Products (sum + bias = {_number(step.total)})",
-        "Output so far",
-    ]
+    titles = ["Input", "Kernel", f"Products → {_number(step.total)}", "Output"]
     filled = np.arange(step.output.size).reshape(step.output.shape) <= step.position
     traces = [
         _canvas_trace(step),
@@ -209,14 +206,28 @@ def footprint_figure(mask: np.ndarray) -> go.Figure:
 def receptive_field_figure(fields: tuple[int, ...], plain: tuple[int, ...]) -> go.Figure:
     """Receptive field side after each layer, dilated against undilated."""
     layers = list(range(1, len(fields) + 1))
-    dilated = {"type": "scatter", "x": layers, "y": list(fields), "name": "dilated",
-               "mode": "lines+markers+text", "text": list(fields), "textposition": "top left",
-               "line": {"color": theme.ACCENT}}
-    undilated = {"type": "scatter", "x": layers, "y": list(plain), "name": "same stack, rate 1",
-                 "mode": "lines+markers", "line": {"color": theme.MUTED}}
-    layout = {"xaxis": {"title": {"text": "layer"}, "dtick": 1},
-              "yaxis": {"title": {"text": "receptive field (pixels across)"},
-                        "rangemode": "tozero"}}
+    dilated = {
+        "type": "scatter",
+        "x": layers,
+        "y": list(fields),
+        "name": "dilated",
+        "mode": "lines+markers+text",
+        "text": list(fields),
+        "textposition": "top left",
+        "line": {"color": theme.ACCENT},
+    }
+    undilated = {
+        "type": "scatter",
+        "x": layers,
+        "y": list(plain),
+        "name": "same stack, rate 1",
+        "mode": "lines+markers",
+        "line": {"color": theme.MUTED},
+    }
+    layout = {
+        "xaxis": {"title": {"text": "layer"}, "dtick": 1},
+        "yaxis": {"title": {"text": "receptive field (pixels across)"}, "rangemode": "tozero"},
+    }
     return _figure([dilated, undilated], layout, "Receptive field after each layer", 320)
 
 

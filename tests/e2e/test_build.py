@@ -33,3 +33,23 @@ def test_an_invalid_edit_shows_an_error_and_keeps_the_network(page, app_url):
     wait_for_run(page)
     expect(page.locator('[data-testid="stAlert"]').filter(has_text="Layer 1 (conv)")).to_be_visible()
     assert _parameters(page) == "19,920"
+
+
+def test_opening_json_files_good_and_bad(page, app_url, tmp_path):
+    from models.presets import PRESETS
+
+    goto(page, f"{app_url}/build")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": 4, '
+                   '"kernel_size": 12}]}')  # fmt: skip
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]').last
+    upload.set_input_files(str(bad))
+    wait_for_run(page)
+    expect(page.locator('[data-testid="stAlert"]').filter(has_text="bad.json")).to_be_visible()
+    assert _parameters(page) == "19,920"  # the network in use is untouched
+
+    good = tmp_path / "lenet.json"
+    good.write_text(PRESETS["LeNet-5"].spec.to_json())
+    upload.set_input_files(str(good))
+    wait_for_run(page)
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("61,706")

@@ -1,0 +1,375 @@
+"""Data augmentation with torchvision transforms v2, described as data.
+
+`AUGMENTATIONS` maps a name to its parameters (ranges and defaults) and a function that turns
+chosen values into the keyword arguments of a `v2` class, so one description fills the page's
+menus, builds the transform and writes the Python code. A `PipelineSpec` is an ordered tuple of
+steps, each with a probability and an on/off switch. `sample_grid` draws N augmented versions
+of an image from a seed, step by step (sample the parameters, then apply them), so it can say
+what each random transform actually did.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+Size = tuple[int, int]  # (H, W) of the images the pipeline is built for
+
+
+@dataclass(frozen=True)
+class Param:
+    """One setting: a slider over [low, high] (or a choice among `options`)."""
+
+    name: str
+    label: str
+    default: Any
+    low: float = 0.0
+    high: float = 1.0
+    step: float | None = None
+    options: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    cls: str  # the torchvision.transforms.v2 class name
+    about: str
+    kwargs: Callable[[dict[str, Any], Size], dict[str, Any]]  # chosen values -> class kwargs
+    params: tuple[Param, ...] = ()
+    pil: bool = True  # runs on PIL images (much faster for the preview's geometry)
+
+
+def _p(name: str, label: str, default: Any, low: float = 0.0, high: float = 1.0,
+       step: float | None = None) -> Param:  # fmt: skip
+    return Param(name, label, default, low, high, step)
+
+
+SURE = {"p": 1.0}  # a transform's own coin is fixed at 1: the step's probability decides
+POLICIES = {"ImageNet": v2.AutoAugmentPolicy.IMAGENET, "CIFAR-10": v2.AutoAugmentPolicy.CIFAR10,
+            "SVHN": v2.AutoAugmentPolicy.SVHN}  # fmt: skip
+
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "Random resized crop": Augmentation(
+        "RandomResizedCrop", "Crop a random part (area share in [min, 1]) and resize it back.",
+        lambda v, size: {"size": size, "scale": (v["min_area"], 1.0), "antialias": True},
+        (_p("min_area", "Smallest area share", 0.5, 0.08, 1.0, 0.01),)),
+    "Random crop with padding": Augmentation(
+        "RandomCrop", "Pad every side, then cut a window of the original size somewhere.",
+        lambda v, size: {"size": size, "padding": v["padding"], "padding_mode": v["mode"]},
+        (_p("padding", "Padding (pixels)", 4, 0, 32, 1),
+         Param("mode", "Padding fill", "constant", options=("constant", "edge", "reflect")))),
+    "Horizontal flip": Augmentation("RandomHorizontalFlip", "Mirror left to right.",
+                                    lambda v, size: SURE),
+    "Vertical flip": Augmentation("RandomVerticalFlip", "Mirror top to bottom.",
+                                  lambda v, size: SURE),
+    "Rotation": Augmentation(
+        "RandomRotation", "Turn by a random angle in [−d, d] degrees.",
+        lambda v, size: {"degrees": v["degrees"]}, (_p("degrees", "Degrees", 15, 0, 180, 1),)),
+    "Affine": Augmentation(
+        "RandomAffine", "Rotate, move, scale and shear at once.",
+        lambda v, size: {"degrees": v["degrees"], "translate": (v["shift"], v["shift"]),
+                         "scale": (1 - v["zoom"], 1 + v["zoom"]), "shear": v["shear"]},
+        (_p("degrees", "Degrees", 10, 0, 180, 1), _p("shift", "Shift (share of side)", 0.1, 0, 0.5),
+         _p("zoom", "Zoom ±", 0.1, 0, 0.5), _p("shear", "Shear (degrees)", 5, 0, 45, 1))),
+    "Perspective": Augmentation(
+        "RandomPerspective", "Pull the corners as if seen from another angle.",
+        lambda v, size: {"distortion_scale": v["distortion"], **SURE},
+        (_p("distortion", "Distortion", 0.3, 0.0, 1.0),)),
+    "Elastic": Augmentation(
+        "ElasticTransform", "Bend the image with a smooth random displacement field (slow).",
+        lambda v, size: {"alpha": v["alpha"], "sigma": v["sigma"]},
+        (_p("alpha", "Strength α", 50.0, 0.0, 200.0, 5.0), _p("sigma", "Smoothness σ", 5.0, 1.0, 10.0))),
+    "Colour jitter": Augmentation(
+        "ColorJitter", "Random brightness, contrast, saturation and hue, in a random order.",
+        lambda v, size: {k: v[k] for k in ("brightness", "contrast", "saturation", "hue")},
+        (_p("brightness", "Brightness ±", 0.3), _p("contrast", "Contrast ±", 0.3),
+         _p("saturation", "Saturation ±", 0.3), _p("hue", "Hue ±", 0.05, 0.0, 0.5))),
+    "Grayscale": Augmentation("RandomGrayscale", "Drop the colour.", lambda v, size: SURE),
+    "Gaussian blur": Augmentation(
+        "GaussianBlur", "Blur with a random σ in [0.1, max].",
+        lambda v, size: {"kernel_size": v["kernel"], "sigma": (0.1, v["sigma"])},
+        (_p("kernel", "Kernel side (odd)", 5, 3, 15, 2), _p("sigma", "Largest σ", 1.5, 0.1, 5.0))),
+    "Gaussian noise": Augmentation(
+        "GaussianNoise", "Add noise of std σ (in units of the full pixel range).",
+        lambda v, size: {"sigma": v["sigma"]}, (_p("sigma", "σ", 0.05, 0.0, 0.5, 0.01),), False),
+    "Random erasing": Augmentation(
+        "RandomErasing", "Black out a random rectangle (Zhong et al., 2017).",
+        lambda v, size: {"scale": (0.02, v["max_area"]), **SURE},
+        (_p("max_area", "Largest area share", 0.2, 0.02, 0.5, 0.01),), False),
+    "Invert": Augmentation("RandomInvert", "Negative image.", lambda v, size: SURE),
+    "Posterize": Augmentation(
+        "RandomPosterize", "Keep only the top bits of each pixel.",
+        lambda v, size: {"bits": v["bits"], **SURE}, (_p("bits", "Bits kept", 4, 1, 8, 1),)),
+    "Solarize": Augmentation(
+        "RandomSolarize", "Invert pixels brighter than a threshold.",
+        lambda v, size: {"threshold": float(v["threshold"]), **SURE},
+        (_p("threshold", "Threshold (0-255)", 192, 0, 255, 1),)),
+    "AutoAugment": Augmentation(
+        "AutoAugment", "A policy learned on a data set (Cubuk et al., 2019).",
+        lambda v, size: {"policy": POLICIES[v["policy"]]},
+        (Param("policy", "Policy", "ImageNet", options=tuple(POLICIES)),)),
+    "RandAugment": Augmentation(
+        "RandAugment", "N random operations at one magnitude (Cubuk et al., 2020).",
+        lambda v, size: {"num_ops": v["num_ops"], "magnitude": v["magnitude"]},
+        (_p("num_ops", "Operations", 2, 1, 5, 1), _p("magnitude", "Magnitude", 9, 0, 30, 1))),
+    "TrivialAugment": Augmentation(
+        "TrivialAugmentWide", "One random operation at a random strength (Müller and Hutter, "
+        "2021).", lambda v, size: {}),
+    "AugMix": Augmentation(
+        "AugMix", "Blend several augmentation chains with the original (Hendrycks et al., 2020).",
+        lambda v, size: {"severity": v["severity"], "mixture_width": v["width"]},
+        (_p("severity", "Severity", 3, 1, 10, 1), _p("width", "Chains", 3, 1, 5, 1))),
+}  # fmt: skip
+
+
+class AugmentError(ValueError):
+    """A pipeline that cannot be built or run, with a reason a user can read."""
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str  # a key of AUGMENTATIONS
+    values: tuple[tuple[str, Any], ...] = ()  # chosen parameter values; missing: the default
+    p: float = 1.0  # probability that the step runs on an image
+    enabled: bool = True
+
+    def settings(self) -> dict[str, Any]:
+        aug = AUGMENTATIONS[self.name]
+        return {q.name: q.default for q in aug.params} | dict(self.values)
+
+    def kwargs(self, size: Size) -> dict[str, Any]:
+        return AUGMENTATIONS[self.name].kwargs(self.settings(), size)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    steps: tuple[StepSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def active(self) -> tuple[StepSpec, ...]:
+        return tuple(s for s in self.steps if s.enabled)
+
+
+DEFAULT_PIPELINE = PipelineSpec((
+    StepSpec("Random resized crop", p=1.0), StepSpec("Horizontal flip", p=0.5),
+    StepSpec("Colour jitter", p=0.8), StepSpec("Rotation", p=0.5),
+))  # fmt: skip
+
+
+def build_step(step: StepSpec, size: Size) -> v2.Transform:
+    """The step's v2 transform (without its probability)."""
+    if step.name not in AUGMENTATIONS:
+        raise AugmentError(f"unknown augmentation {step.name!r}")
+    if not 0.0 <= step.p <= 1.0:
+        raise AugmentError(f"{step.name}: the probability must be between 0 and 1")
+    try:
+        return getattr(v2, AUGMENTATIONS[step.name].cls)(**step.kwargs(size))
+    except (ValueError, TypeError) as err:
+        raise AugmentError(f"{step.name}: {err}") from None
+
+
+def build_pipeline(spec: PipelineSpec, size: Size) -> v2.Compose:
+    """A v2.Compose of the switched-on steps, each in a v2.RandomApply with its probability.
+
+    It works on one image at a time: a uint8 (C, H, W) tensor (C = 1 or 3) or a PIL image, of
+    size `size` where a step crops.
+    """
+    if not spec.active:
+        raise AugmentError("the pipeline is empty: switch on at least one step")
+    return v2.Compose([v2.RandomApply([build_step(s, size)], p=s.p) for s in spec.active])
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return f"v2.{type(value).__name__}.{value.name}"
+    return repr(value)
+
+
+def pipeline_code(spec: PipelineSpec, size: Size) -> str:
+    """The pipeline as Python code that builds the same v2.Compose."""
+    lines = ["from torchvision.transforms import v2", "", "augment = v2.Compose(["]
+    for s in spec.active:
+        args = ", ".join(f"{k}={_literal(v)}" for k, v in s.kwargs(size).items())
+        lines.append(f"    v2.RandomApply([v2.{AUGMENTATIONS[s.name].cls}({args})], p={s.p!r}),")
+    return "\n".join([*lines, "])", ""])
+
+
+# ---------------------------------------------------------------- sampling with a trace
+
+try:  # the base of the transforms that flip their own coin (flips, erasing, perspective...)
+    from torchvision.transforms.v2._transform import _RandomApplyTransform as _CoinTransform
+except ImportError:  # a later torchvision may move it; then their parameters go unshown
+    _CoinTransform = None
+
+
+def _exposes_params(t: v2.Transform) -> bool:
+    """True when `forward` is the plain "sample parameters, then apply" of the base classes."""
+    plain = [v2.Transform.forward] + ([_CoinTransform.forward] if _CoinTransform else [])
+    return type(t).forward in plain
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return _show(value.flatten().tolist()) if value.numel() <= 4 else f"a {tuple(value.shape)} field"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return str(value)
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """The parameters a transform drew, as short text ("angle=12.3, translate=(1, -2)")."""
+    shown = [f"{k}={_show(v)}" for k, v in params.items() if v is not None and not k.startswith("needs_")]
+    return ", ".join(shown) if shown else "no random choices"
+
+
+def apply_traced(t: v2.Transform, step: StepSpec, image: Any) -> tuple[Any, str]:
+    """Run one step as v2.RandomApply would (same random draws), saying what it chose."""
+    if torch.rand(1) >= step.p:
+        return image, f"{step.name}: skipped (p = {step.p:g})"
+    if not AUGMENTATIONS[step.name].pil and isinstance(image, Image.Image):
+        image = TF.pil_to_tensor(image)
+    if not _exposes_params(t):
+        return t(image), f"{step.name}: applied (its choices stay inside torchvision)"
+    if _CoinTransform is not None and isinstance(t, _CoinTransform):
+        torch.rand(1)  # its own coin, fixed at p = 1, is still drawn
+    t.check_inputs([image])
+    params = t.make_params([image])
+    return t.transform(image, params), f"{step.name}: {describe_params(params)}"
+
+
+def _pixels(image: Any) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    return image.permute(1, 2, 0).expand(-1, -1, 3).numpy() if image.shape[0] == 1 else (
+        image.permute(1, 2, 0).numpy())  # fmt: skip
+
+
+def preview_image(image: Image.Image, side: int = 224) -> Image.Image:
+    """The image, RGB, shrunk so that its longer side is at most `side` pixels."""
+    picture = image.convert("RGB")
+    scale = min(1.0, side / max(picture.size))
+    if scale < 1.0:
+        size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+        picture = picture.resize(size, Image.Resampling.BILINEAR)
+    return picture
+
+
+@dataclass(frozen=True)
+class GridSample:
+    original: np.ndarray  # (H, W, 3) uint8
+    images: tuple[np.ndarray, ...]  # each (H', W', 3) uint8
+    notes: tuple[tuple[str, ...], ...]  # per image, one line per step: what it drew
+
+
+def sample_grid(image: Image.Image, spec: PipelineSpec, n: int = 16, seed: int = 0,
+                side: int = 224) -> GridSample:  # fmt: skip
+    """`n` augmented versions of the image; the same seed gives the same grid.
+
+    Steps run on PIL images where torchvision allows it (fast geometry), else on uint8 tensors.
+    """
+    picture = preview_image(image, side)
+    size = (picture.height, picture.width)
+    transforms = [build_step(s, size) for s in spec.active]
+    images, notes = [], []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(n):
+            current, lines = picture, []
+            for t, step in zip(transforms, spec.active):
+                try:
+                    current, line = apply_traced(t, step, current)
+                except (ValueError, TypeError, RuntimeError) as err:
+                    raise AugmentError(f"{step.name} failed on this image: {err}") from None
+                lines.append(line)
+            images.append(_pixels(current))
+            notes.append(tuple(lines))
+    return GridSample(np.asarray(picture), tuple(images), tuple(notes))
+
+
+# ---------------------------------------------------------------- MixUp and CutMix on a batch
+
+MIXES = {"MixUp": v2.MixUp, "CutMix": v2.CutMix}
+
+
+@dataclass(frozen=True)
+class MixResult:
+    originals: np.ndarray  # (N, H, W, 3) uint8
+    mixed: np.ndarray  # (N, H, W, 3) uint8
+    targets: np.ndarray  # (N, K): the soft labels the loss is given
+    class_names: tuple[str, ...]
+
+    def label(self, i: int) -> str:
+        """The two largest shares of image i's target, like "0.62 star + 0.38 ring"."""
+        top = np.argsort(-self.targets[i])[:2]
+        return " + ".join(f"{self.targets[i, k]:.2f} {self.class_names[k]}" for k in top
+                          if self.targets[i, k] > 0.005)  # fmt: skip
+
+
+def mix_batch(kind: str, alpha: float = 1.0, n: int = 8, seed: int = 0) -> MixResult:
+    """A batch of shapes mixed by MixUp (blend two images) or CutMix (paste a patch of one).
+
+    Both pair each image with its neighbour in the batch and mix the one-hot labels in the same
+    proportion, so they work on a batch with labels, not on single images.
+    """
+    from models.shapes import SHAPE_CLASSES, ShapeStyle, make_shapes
+
+    if kind not in MIXES or not 0 < alpha <= 10 or not 2 <= n <= 64:
+        raise AugmentError("pick MixUp or CutMix, α in (0, 10] and 2 to 64 images")
+    images, labels = make_shapes(n, seed, ShapeStyle(size=64))
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (N, 3, H, W)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mixed, targets = MIXES[kind](alpha=alpha, num_classes=len(SHAPE_CLASSES))(
+            x, torch.from_numpy(labels))
+    pixels = (mixed.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    return MixResult(images, pixels, targets.numpy(), SHAPE_CLASSES)
+
+
+# ---------------------------------------------------------------- the experiment
+
+EXPERIMENT_NET = {"input": [3, 32, 32], "layers": [
+    {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool", "kernel_size": 2},
+    {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool", "kernel_size": 2}, {"type": "flatten"}, {"type": "linear", "out_features": 10},
+]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    n_images: int = 300  # shapes drawn; a small set, so that augmentation has work to do
+    epochs: int = 8  # passes over the 70 % training split
+    batch_size: int = 32
+    lr: float = 3e-3  # Adam
+    seed: int = 0  # fixes the data, the split, the initial weights and the augmentation
+
+
+def experiment_jobs(pipeline: PipelineSpec, config: ExperimentConfig = ExperimentConfig(),
+                    slots=None) -> dict:  # fmt: skip
+    """Two training jobs, ready to start: the same small network on the same shapes, without
+    and with the pipeline (`models.jobs.TrainingJob`, run in background threads)."""
+    from models.build import build_model
+    from models.data import prepare, shapes
+    from models.jobs import TrainingJob
+    from models.spec import NetworkSpec
+    from models.train import TrainConfig
+
+    spec = NetworkSpec.from_dict(EXPERIMENT_NET)
+    data = prepare(shapes(config.n_images, config.seed), spec.input_shape, 0.3, config.seed)
+    augment = build_pipeline(pipeline, spec.input_shape[1:])
+    jobs = {}
+    for name, aug in (("without augmentation", None), ("with the pipeline", augment)):
+        train = TrainConfig(config.epochs, config.batch_size, "Adam", config.lr,
+                            augmentation=aug, seed=config.seed, log_every=2)  # fmt: skip
+        jobs[name] = TrainingJob(build_model(spec, seed=config.seed), data, train, spec, name,
+                                 slots)  # fmt: skip
+    return jobs

@@ -1,0 +1,123 @@
+"""Filters: the kernels a network learned, and the input each of its channels likes best."""
+
+import streamlit as st
+
+from models import filters as filt
+from models.activations import ActivationError
+from models.zoo import ZOO, ZooError, architecture, build_zoo_model
+from ui import frame, state
+from viz import filters as fiz
+
+frame(
+    "Filters",
+    intro=(
+        "A filter is the small grid of weights a convolution slides over its input. In the "
+        "first layer each filter has one weight per pixel and colour, so you can look at it "
+        "like a tiny picture; deeper filters mix the channels before them. Training shapes "
+        "them; below you can also ask a channel to draw the input it likes best."
+    ),
+)
+ss = st.session_state
+YOURS = "Your network"
+
+
+@st.cache_resource(show_spinner="Building the torchvision model…")
+def zoo_model(name: str, pretrained: bool):
+    return build_zoo_model(name, pretrained)  # shared by every session: read-only
+
+
+def pick_model():
+    left, right = st.columns([2, 1])
+    source = left.selectbox("Model", [YOURS, *ZOO], key="filters.model")
+    if source == YOURS:
+        return state.current_model()
+    left.caption(ZOO[source].about)
+    if right.checkbox("ImageNet weights (downloaded once)", key="filters.pretrained"):
+        try:
+            return zoo_model(source, True)
+        except ZooError as err:
+            st.error(str(err))
+    return zoo_model(source, False)
+
+
+bundle = pick_model()
+convs = filt.conv_layers(bundle.model)
+if not convs:
+    st.error("This model has no convolution layers, so it has no filters to show.")
+    st.stop()
+if not bundle.trained:
+    st.info(f"**{bundle.name}** has not been trained: its filters are random numbers from "
+            "the initialisation. Train it on the Train page, or pick a pretrained model, to "
+            "see learned edges and colour blobs.")  # fmt: skip
+if ss.get("filters.layer") not in convs:
+    ss["filters.layer"] = convs[0]
+name = st.selectbox("Convolution layer", convs, key="filters.layer")
+weights = filt.kernel_weights(bundle.model, name)
+arch = architecture(bundle)
+twin = (zoo_model(arch, False) if arch else filt.untrained_twin(bundle)) if bundle.trained else None
+o, i, kh, kw = weights.shape
+st.markdown(f"**{name}**: {o} filters, each {i}×{kh}×{kw} (input channels × height × width).")
+
+kernels, histogram, favourite = st.tabs(["Kernels", "Weight histogram", "Feature visualization"])
+with kernels:
+    sides = [("trained" if bundle.trained else "this model", weights)]
+    if twin is not None:
+        sides.append(("freshly initialised, same network", filt.kernel_weights(twin.model, name)))
+    for col, (label, w) in zip(st.columns(len(sides)), sides):
+        col.markdown(f"**{label}**")
+        if w.shape[1] == 3:
+            col.plotly_chart(fiz.kernel_tiles_figure(w), key=f"filters.tiles.{label}")
+            col.caption("Each tile is one filter as colours: grey is 0, brighter red/green/blue "
+                        "are positive weights on that colour, darker are negative.")  # fmt: skip
+        col.plotly_chart(fiz.kernel_grid_figure(w), key=f"filters.grid.{label}")
+        col.caption("A row per filter, a column per input channel (first 16 of each); hover "
+                    "for the weight.")  # fmt: skip
+with histogram:
+    series = {"this model": weights.ravel()}
+    if twin is not None:
+        series = {"trained": weights.ravel(),
+                  "freshly initialised": filt.kernel_weights(twin.model, name).ravel()}  # fmt: skip
+    st.plotly_chart(fiz.weight_histogram_figure(series), key="filters.histogram")
+    st.caption(f"{weights.size:,} weights in {name}. Training usually widens the spread and "
+               "makes some weights clearly larger than the rest.")  # fmt: skip
+with favourite:
+    c = st.columns(4)
+    channel = c[0].number_input(f"Channel (0–{o - 1})", 0, o - 1, 0, key="filters.channel")
+    steps = c[1].slider("Steps", 8, 256, 96, 8, key="filters.steps")
+    jitter = c[2].slider("Jitter (pixels)", 0, 8, 2, key="filters.jitter")
+    seed = c[3].number_input("Seed", 0, 2**31 - 1, 0, key="filters.seed")
+    if st.button(f"Synthesize the input that excites channel {channel} of {name}",
+                 key="filters.synthesize"):  # fmt: skip
+        config = filt.FeatureVizConfig(steps=steps, jitter=jitter, seed=int(seed))
+        bar = st.progress(0.0, text="Gradient ascent on the input…")
+        try:
+            ss["_filters.viz"] = (bundle, name, channel, filt.visualize_channel(
+                bundle, name, int(channel), config, progress=bar.progress))  # fmt: skip
+        except ActivationError as err:
+            st.error(f"The input could not be synthesized: {err}")
+        bar.empty()
+    done = ss.get("_filters.viz")
+    if done and done[0] is bundle and done[1:3] == (name, channel):
+        viz = done[3]
+        left, right = st.columns(2)
+        left.image(filt.to_png(viz.image), caption=f"{name}, channel {channel}", width="stretch")
+        right.plotly_chart(fiz.ascent_curve_figure(viz.curve), key="filters.curve")
+        right.caption(f"Mean activation of the channel: {viz.start:.3f} on the starting noise, "
+                      f"{viz.end:.3f} on this image.")  # fmt: skip
+        st.download_button("Download image (PNG)", filt.to_png(viz.image),
+                           f"{name}_channel{channel}.png", "image/png", key="filters.download")  # fmt: skip
+
+with st.expander("Go deeper"):
+    st.markdown("Feature visualization (Olah, Mordvintsev and Schubert, Distill 2017) starts "
+                "from noise and repeatedly nudges the input $x$ uphill on the channel's mean "
+                "activation $a_k$, with a small penalty on large pixel values:")  # fmt: skip
+    st.latex(r"x \leftarrow x + \eta\,\nabla_x\Big(\tfrac{1}{HW}\sum_{i,j} A_k(x)[i,j]"
+             r" - \lambda\,\lVert x\rVert^2\Big)")  # fmt: skip
+    st.markdown(
+        "Each step first shifts the image by a few random pixels (jitter) and every few steps "
+        "blurs it slightly; without these priors the ascent finds high-frequency noise that "
+        "excites the channel but means nothing to us. Parameters of a filter: "
+        "$C_{in}\\cdot k_h\\cdot k_w$ weights plus one bias.\n\n"
+        "Answers curriculum questions 6, 38, 39 (what feature detectors look for and how they "
+        "build up with depth) and 21, 28 (what a CNN learns when it trains)."
+    )

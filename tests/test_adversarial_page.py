@@ -1,0 +1,46 @@
+"""The Adversarial page through AppTest: an attack on the sample image and the ε curve."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture
+def adversarial_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/adversarial.py").run()
+    assert not at.exception
+    return at
+
+
+def _chart(at: AppTest, name: str) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and name in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def test_the_page_shows_the_three_images_with_the_measured_change(adversarial_page):
+    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
+              ["annotations"]]  # fmt: skip
+    assert titles[0].startswith("Original")
+    assert "L∞ = 8.0/255" in titles[1]
+
+
+def test_pgd_with_a_smaller_epsilon_stays_within_it(adversarial_page):
+    adversarial_page.radio(key="adversarial.method").set_value("PGD").run()
+    adversarial_page.number_input(key="adversarial.steps").set_value(3)
+    adversarial_page.slider(key="adversarial.epsilon").set_value(2.0).run()
+    assert not adversarial_page.exception
+    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
+              ["annotations"]]  # fmt: skip
+    assert "L∞ = 2.0/255" in titles[1]
+
+
+def test_the_epsilon_curve_is_measured_with_progress(adversarial_page):
+    adversarial_page.select_slider(key="adversarial.n_images").set_value(50)
+    adversarial_page.slider(key="adversarial.eps_max").set_value(8)
+    adversarial_page.button(key="adversarial.measure").click().run()
+    assert not adversarial_page.exception
+    curve = _chart(adversarial_page, "adversarial.curve")["data"][0]
+    assert len(curve["x"]) == 9 and curve["y"][0] == 1.0  # ε = 0 changes no answer

@@ -1,0 +1,42 @@
+"""The Attention page through AppTest: the plain message for TinyVGG, then the attention preset."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models.presets import PRESETS
+from ui.state import NETWORK
+
+
+@pytest.fixture
+def attention_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/attention.py").run()
+    assert not at.exception
+    return at
+
+
+def _chart_ids(at: AppTest) -> list[str]:
+    return [c.proto.id for c in at.get("plotly_chart")]
+
+
+def test_a_network_without_attention_gets_a_message_and_a_button(attention_page):
+    assert attention_page.title[0].value == "Attention"
+    assert any("no squeeze-and-excitation" in w.value for w in attention_page.warning)
+    attention_page.button(key="attention.load_preset").click().run()
+    assert not attention_page.exception
+    assert attention_page.session_state[NETWORK] == PRESETS["Attention CNN (SE + CBAM)"].spec
+    assert any("attention.channels" in k for k in _chart_ids(attention_page))
+
+
+def test_the_attention_preset_shows_gates_and_grad_cam_for_another_class(attention_page):
+    attention_page.session_state[NETWORK] = PRESETS["Attention CNN (SE + CBAM)"].spec
+    attention_page.run()
+    assert not attention_page.exception
+    options = attention_page.selectbox(key="attention.target").options
+    assert len(options) == 10
+    attention_page.selectbox(key="attention.target").select_index(3).run()
+    assert not attention_page.exception
+    ids = _chart_ids(attention_page)
+    assert any("attention.spatial" in k for k in ids)
+    assert any("attention.channels" in k for k in ids)

@@ -1,0 +1,151 @@
+"""The Convolution page driven through AppTest: every control, bad settings, play, downloads."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models import convolution as conv
+
+
+@pytest.fixture
+def page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/convolution.py").run()
+    assert not at.exception
+    return at
+
+
+def _window(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "window at" in c.value)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_the_page_opens_on_a_working_step_with_its_formula(page):
+    assert page.title[0].value == "Convolution"
+    assert _window(page) == "Step 1 of 9: window at row 0, column 0 (output cell)."
+    assert not _errors(page)
+    assert any("= 3" in latex.value for latex in page.latex)  # 5 − 3 + 1 rows
+    assert any("15" in m.value and "40" in m.value for m in page.markdown)  # curriculum
+
+
+def test_moving_the_position_slider_moves_the_window(page):
+    page.slider(key="convolution.position").set_value(5).run()
+    assert _window(page) == "Step 6 of 9: window at row 1, column 2 (output cell)."
+
+
+@pytest.mark.parametrize("name", list(conv.CASES))
+def test_every_conv_arithmetic_case_sets_the_controls_and_runs(page, name):
+    page.selectbox(key="convolution.case").select(name).run()
+    case = conv.CASES[name]
+    assert not page.exception and not _errors(page)
+    assert page.slider(key="convolution.stride").value == case.spec.stride
+    assert page.toggle(key="convolution.transposed").value == case.spec.transposed
+    assert page.slider(key="convolution.rows").value == case.side
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("convolution.rows", 9),
+        ("convolution.cols", 4),
+        ("convolution.kernel_size", 5),
+        ("convolution.stride", 3),
+        ("convolution.padding", 2),
+        ("convolution.dilation", 2),
+    ],
+)
+def test_each_step_slider_redraws_without_error(page, key, value):
+    page.slider(key=key).set_value(value).run()
+    assert not page.exception and not _errors(page)
+    assert _window(page).startswith("Step 1 of ")
+
+
+def test_sources_kernels_bias_seed_and_transposed_switch_all_work(page):
+    for source in ("Your image", "Type them", "Random numbers"):
+        page.radio(key="convolution.source").set_value(source).run()
+        assert not page.exception and not _errors(page)
+    for name in conv.KERNELS:
+        page.selectbox(key="convolution.kernel").select(name).run()
+        assert not page.exception and not _errors(page)
+    page.number_input(key="convolution.seed").set_value(7).run()
+    page.number_input(key="convolution.bias").set_value(2.5).run()
+    assert any(latex.value.rstrip().split("+")[-1].startswith(" 2.5") for latex in page.latex)
+    page.toggle(key="convolution.transposed").set_value(True).run()
+    page.slider(key="convolution.stride").set_value(2).run()
+    page.slider(key="convolution.output_padding").set_value(1).run()
+    assert not page.exception and not _errors(page)
+    assert _window(page).startswith("Step 1 of 144:")  # (5−1)·2 + 1·(3−1) + 1 + 1 = 12 a side
+
+
+def test_a_kernel_bigger_than_the_input_says_so_without_crashing(page):
+    page.slider(key="convolution.rows").set_value(3).run()
+    page.slider(key="convolution.kernel_size").set_value(7).run()
+    assert not page.exception
+    assert any("smaller than 1×1" in e for e in _errors(page))
+    page.slider(key="convolution.padding").set_value(2).run()  # 1×3 output: fits again
+    assert not _errors(page) and _window(page).startswith("Step 1 of 3:")
+
+
+def test_impossible_output_padding_is_explained(page):
+    page.toggle(key="convolution.transposed").set_value(True).run()
+    page.slider(key="convolution.output_padding").set_value(2).run()
+    assert not page.exception
+    assert any("output padding (2) must be smaller" in e for e in _errors(page))
+
+
+def test_a_fractional_textbook_size_is_flagged_with_the_unread_rows(page):
+    page.slider(key="convolution.rows").set_value(6).run()
+    page.slider(key="convolution.stride").set_value(2).run()
+    assert any("5/2" in w.value for w in page.warning)
+    assert any("Height: input index 5" in i.value for i in page.info)
+
+
+def test_play_advances_the_window_and_pause_stops_it(page):
+    page.button(key="convolution.play").click().run()
+    assert page.button(key="convolution.play").label == "⏸ Pause"
+    assert page.slider(key="convolution.position").value == 1
+    page.button(key="convolution.play").click().run()
+    assert page.button(key="convolution.play").label == "▶ Play"
+    assert not page.exception
+
+
+def test_the_dilation_tab_reports_fields_and_refuses_bad_rates(page):
+    page.slider(key="convolution.dil_kernel").set_value(5).run()
+    page.slider(key="convolution.rate").set_value(3).run()
+    assert any(r"3\cdot(5-1)+1 = 13" in latex.value for latex in page.latex)
+    page.text_input(key="convolution.rates").input("2, 2, 2").run()
+    assert not page.exception and not _errors(page)
+    page.text_input(key="convolution.rates").input("2, two").run()
+    assert any("whole numbers" in e for e in _errors(page))
+
+
+def test_the_image_tab_drives_every_control_and_counts_parameters(page):
+    for name in conv.KERNELS:
+        page.selectbox(key="convolution.image_kernel").select(name).run()
+        assert not page.exception and not _errors(page)
+    for key, value in (
+        ("convolution.image_size", 5),
+        ("convolution.sigma", 2.0),
+        ("convolution.angle", 45),
+        ("convolution.frequency", 0.1),
+        ("convolution.image_bias", -0.3),
+    ):
+        page.slider(key=key).set_value(value).run()
+    page.toggle(key="convolution.relu").set_value(True).run()
+    assert not page.exception and not _errors(page)
+    sharing = next(m.value for m in page.markdown if "Parameter sharing" in m.value)
+    assert "4 kernels of 5×5" in sharing and "**304**" in sharing  # 4·(3·25 + 1)
+
+
+def test_the_image_tab_explains_bad_choices(page):
+    page.multiselect(key="convolution.layer").set_value([]).run()
+    assert any("at least one kernel" in e for e in _errors(page))
+    page.multiselect(key="convolution.layer").set_value(["Sobel x"]).run()
+    page.slider(key="convolution.image_size").set_value(1).run()
+    assert any("3×3 kernel" in e for e in _errors(page))
+    assert not page.exception

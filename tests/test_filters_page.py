@@ -1,0 +1,61 @@
+"""The Filters page driven through AppTest, from app.py, on small networks."""
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from models.bundle import untrained_bundle
+from models.presets import PRESETS
+from ui.state import MODEL
+
+
+@pytest.fixture
+def filters_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/filters.py").run()
+    assert not at.exception
+    return at
+
+
+def _chart_keys(at: AppTest) -> list[str]:
+    return [c.proto.id for c in at.get("plotly_chart")]
+
+
+def test_the_page_shows_first_layer_kernels_of_the_untrained_network(filters_page):
+    assert filters_page.title[0].value == "Filters"
+    assert any("has not been trained" in i.value for i in filters_page.info)
+    assert any("filters.tiles" in k for k in _chart_keys(filters_page))
+    assert any("**conv1**: 10 filters, each 3×3×3" in m.value for m in filters_page.markdown)
+
+
+def test_a_deeper_layer_shows_kernels_per_input_channel(filters_page):
+    filters_page.selectbox(key="filters.layer").set_value("conv3").run()
+    assert not filters_page.exception
+    keys = _chart_keys(filters_page)
+    assert any("filters.grid" in k for k in keys)
+    assert not any("filters.tiles" in k for k in keys)
+
+
+def test_a_trained_model_is_shown_beside_a_fresh_one(filters_page):
+    trained = untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec, seed=7)
+    with torch.no_grad():
+        trained.model.conv1.weight.mul_(3.0)  # a stand-in for training: different weights
+    trained.trained = True
+    filters_page.session_state[MODEL] = trained
+    filters_page.run()
+    assert not filters_page.exception
+    assert not filters_page.info
+    tiles = [k for k in _chart_keys(filters_page) if "filters.tiles" in k]
+    assert len(tiles) == 2
+
+
+def test_feature_visualization_runs_and_offers_a_download(filters_page):
+    filters_page.slider(key="filters.steps").set_value(8)
+    filters_page.number_input(key="filters.channel").set_value(2).run()
+    filters_page.button(key="filters.synthesize").click().run()
+    assert not filters_page.exception
+    assert any("filters.curve" in k for k in _chart_keys(filters_page))
+    assert any("on this image" in c.value for c in filters_page.caption)
+    assert len(filters_page.get("download_button")) == 1

@@ -1,0 +1,27 @@
+"""The Saliency page driven through AppTest, from app.py, on the session's untrained network."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture
+def saliency_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/saliency.py").run()
+    assert not at.exception
+    return at
+
+
+def _chart(at: AppTest, name: str) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and name in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def test_the_page_opens_with_maps_of_the_default_methods(saliency_page):
+    assert saliency_page.title[0].value == "Saliency"
+    assert any("has not been trained" in i.value for i in saliency_page.info)
+    titles = [a["text"] for a in _chart(saliency_page, "saliency.figure")["layout"]["annotations"]]
+    assert titles == ["Image", "Integrated gradients", "Grad-CAM"]
