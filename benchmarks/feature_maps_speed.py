@@ -5,7 +5,10 @@ times, in the same process and on the same image: a bare forward pass (the basel
 capture of every layer's maps, and the capture plus the grid figure of the widest layer
 serialized as Streamlit does. It prints medians and the ratio to the baseline.
 
-    python benchmarks/feature_maps_speed.py [--repeats 7]
+    python benchmarks/feature_maps_speed.py [--repeats 7] [--threads 1]
+
+On a shared, busy CPU, `--threads 1` (like CNNLAB_TORCH_THREADS=1 for the app) avoids torch's
+threads fighting each other and gives steadier figures.
 """
 
 from __future__ import annotations
@@ -75,7 +78,10 @@ def run(label: str, bundle: ModelBundle, image: Image.Image, target_ms: float, n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     rng = np.random.default_rng(0)
     image = Image.fromarray((rng.random((256, 256, 3)) * 255).astype(np.uint8))

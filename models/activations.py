@@ -100,8 +100,12 @@ def hooked(model: nn.Module, names: Sequence[str], outputs: dict[str, torch.Tens
             handle.remove()
 
 
-def capture_activations(bundle_or_model: ModelBundle | nn.Module, x: torch.Tensor,
-                        layer_names: Sequence[str], inputs_of: Sequence[str] = ()) -> Capture:  # fmt: skip
+def capture_activations(
+    bundle_or_model: ModelBundle | nn.Module,
+    x: torch.Tensor,
+    layer_names: Sequence[str],
+    inputs_of: Sequence[str] = (),
+) -> Capture:
     """Run `x` through the model once and keep the named layers' outputs (detached copies).
 
     The model's lock is held for the whole pass, so concurrent callers take turns.
@@ -134,7 +138,7 @@ def normalize(pixels: np.ndarray, bundle: ModelBundle) -> torch.Tensor:
 
 
 def prepare_input(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
-    """The image as the model's input: resized, 1 or 3 channels, scaled, normalized: (1, C, H, W)."""
+    """The image as the model's input, resized, scaled and normalized: (1, C, H, W)."""
     return normalize(model_view(image, bundle.input_shape), bundle)
 
 

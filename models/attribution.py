@@ -23,6 +23,7 @@ from captum import attr as ca
 from PIL import Image
 from torch import nn
 
+from models import blocks
 from models.activations import model_view
 from models.bundle import ModelBundle
 
@@ -134,8 +135,13 @@ def relu_copy(bundle: ModelBundle, x: torch.Tensor) -> PixelModel:
 
 
 def conv_layers(model: nn.Module) -> list[str]:
-    """The `named_modules()` names of the model's 2-D convolutions, input side first."""
-    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    """The names of the model's 2-D convolutions over features, input side first.
+
+    CBAM's own 2→1 conv over pooled statistics is left out: it makes a gate, not features.
+    """
+    gates = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, blocks.CBAM))
+    return [n for n, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and not n.startswith(gates)]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -208,9 +214,13 @@ class Method:
         return out.detach().expand_as(x).clone()
 
 
-def compute_attributions(bundle: ModelBundle, x: torch.Tensor, target: int,
-                         requests: dict[str, dict[str, Any]],
-                         progress: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+def compute_attributions(
+    bundle: ModelBundle,
+    x: torch.Tensor,
+    target: int,
+    requests: dict[str, dict[str, Any]],
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Each requested method's (C, H, W) map for the target; a failure names its method."""
     maps = {}
     for i, (name, settings) in enumerate(requests.items()):
@@ -370,7 +380,9 @@ ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
 )}  # fmt: skip
 
 
-def heatmap(attribution: np.ndarray, sign: str = "absolute", percentile: float = 99.0) -> np.ndarray:
+def heatmap(
+    attribution: np.ndarray, sign: str = "absolute", percentile: float = 99.0
+) -> np.ndarray:
     """(C, H, W) attribution -> (H, W) map in [0, 1] ([-1, 1] for sign "all").
 
     Channels are summed; values beyond the given percentile of |map| are clipped so a few

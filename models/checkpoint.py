@@ -74,8 +74,10 @@ def from_bytes(data: bytes, fallback_spec: NetworkSpec | None = None) -> ModelBu
     payload = _read(data)
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         return _from_payload(payload)
-    if isinstance(payload, dict) and payload and all(
-        isinstance(v, torch.Tensor) for v in payload.values()
+    if (
+        isinstance(payload, dict)
+        and payload
+        and all(isinstance(v, torch.Tensor) for v in payload.values())
     ):
         if fallback_spec is None:
             raise CheckpointError("this file holds only weights and no network to put them in")

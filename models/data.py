@@ -46,7 +46,7 @@ class ImageData:
     def counts(self) -> dict[str, int]:
         """Images per class, by name."""
         per = torch.bincount(self.y, minlength=len(self.class_names)).tolist()
-        return dict(zip(self.class_names, per))
+        return dict(zip(self.class_names, per, strict=True))
 
 
 @dataclass(frozen=True)
@@ -253,10 +253,12 @@ def resize(x: torch.Tensor, size: tuple[int, int], chunk: int = 1024) -> torch.T
     if tuple(x.shape[2:]) == tuple(size):
         return x
     out = [
-        F.interpolate(part.float(), size=size, mode="bilinear", antialias=True,
-                      align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
+        F.interpolate(part.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        .round_()
+        .clamp_(0, 255)
+        .to(torch.uint8)
         for part in x.split(chunk)
-    ]  # fmt: skip
+    ]
     return torch.cat(out)
 
 
@@ -283,7 +285,9 @@ def stratified_split(
     return torch.cat(train).sort().values, torch.cat(val).sort().values
 
 
-def channel_stats(x: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(
+    x: torch.Tensor, chunk: int = 1024
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 images scaled to [0, 1]."""
     total = torch.zeros(x.shape[1], dtype=torch.float64)
     squares = torch.zeros_like(total)
@@ -308,8 +312,16 @@ def prepare(
     if len(va) == 0:
         raise DataError("every class has a single image: nothing is left to validate on")
     mean, std = channel_stats(fitted.x[tr])
-    return PreparedData(fitted.x[tr], fitted.y[tr], fitted.x[va], fitted.y[va],
-                        data.class_names, mean, std, data.name)  # fmt: skip
+    return PreparedData(
+        fitted.x[tr],
+        fitted.y[tr],
+        fitted.x[va],
+        fitted.y[va],
+        data.class_names,
+        mean,
+        std,
+        data.name,
+    )
 
 
 @dataclass(frozen=True)
@@ -331,7 +343,9 @@ def check_fit(data: ImageData, spec: NetworkSpec) -> FitReport:
         problems.append(f"the images are {h}×{w}, the network expects {nh}×{nw}")
     classes_match = out == (k,)
     if not classes_match:
-        problems.append(f"the data has {k} classes, the network has {'×'.join(map(str, out))} outputs")
+        problems.append(
+            f"the data has {k} classes, the network has {'×'.join(map(str, out))} outputs"
+        )
     return FitReport(tuple(problems), classes_match)
 
 
@@ -348,9 +362,7 @@ def adapt_spec(spec: NetworkSpec, data: ImageData) -> NetworkSpec:
     return adapted
 
 
-def image_tensor(
-    image: Image.Image, input_shape: tuple[int, int, int], mean, std
-) -> torch.Tensor:
+def image_tensor(image: Image.Image, input_shape: tuple[int, int, int], mean, std) -> torch.Tensor:
     """One PIL image as a normalized float batch (1, C, H, W) for a network."""
     x = torch.from_numpy(np.asarray(image.convert("RGB"))).permute(2, 0, 1)[None].contiguous()
     x = resize(convert_channels(x, input_shape[0]), tuple(input_shape[1:]))

@@ -35,6 +35,10 @@ def device_name(device: torch.device) -> str:
 
 def available_devices() -> list[str]:
     """The device choices that work on this machine, "auto" first."""
-    ok = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
-          "mps": torch.backends.mps.is_available()}  # fmt: skip
+    ok = {
+        "auto": True,
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
     return [d for d in DEVICE_CHOICES if ok[d]]

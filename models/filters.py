@@ -64,11 +64,12 @@ def _resize_batch(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-def _peaks(bundle: ModelBundle, x: torch.Tensor, layer: str, channel: int,
-           progress: Progress | None, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _peaks(
+    bundle: ModelBundle, x: torch.Tensor, layer: str, channel: int, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each image's highest activation of the channel, and where it is (flat index)."""
     model, lock = model_lock(bundle)
-    values, where = [], []
+    values, where, batch = [], [], 64
     for start in range(0, len(x), batch):
         out: dict[str, torch.Tensor] = {}
         with lock, hooked(model, [layer], out), torch.no_grad():

@@ -162,9 +162,13 @@ def naive_output_size(size: int, kernel: int, stride: int, padding: int) -> Frac
 
 
 def unread_pixels(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    """How many input rows (or columns) at the far edge no window reaches, because of floor."""
+    """How many input rows (or columns) at the far edge no window reaches, because of floor.
+
+    The floor drops `reach mod S` cells at the end of the padded row; the last P of them are
+    padding. (Rows skipped between the taps of a dilated kernel are not counted here.)
+    """
     reach = size + 2 * padding - dilation * (kernel - 1) - 1
-    return min(reach % stride, size)
+    return min(max(0, reach % stride - padding), size)
 
 
 def dense_equivalent_params(shape_in: Shape, shape_out: Shape) -> int:

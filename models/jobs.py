@@ -40,9 +40,15 @@ class JobSnapshot:
 class TrainingJob:
     """Train `model` on `data` in a daemon thread; `stop()` ends it within a batch."""
 
-    def __init__(self, model: nn.Module, data: PreparedData, config: TrainConfig,
-                 spec: NetworkSpec | None, name: str,
-                 slots: threading.BoundedSemaphore | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: nn.Module,
+        data: PreparedData,
+        config: TrainConfig,
+        spec: NetworkSpec | None,
+        name: str,
+        slots: threading.BoundedSemaphore | None = None,
+    ) -> None:
         self.model, self.data, self.config, self.spec, self.name = model, data, config, spec, name
         self._slots = slots
         self._lock = threading.Lock()
@@ -76,12 +82,21 @@ class TrainingJob:
     def bundle(self) -> ModelBundle | None:
         """The trained model as a bundle once the run has ended with some training done."""
         snap = self.snapshot()
-        if snap.status not in (FINISHED, STOPPED) or not any(m.kind == "epoch" for m in snap.history):
+        if snap.status not in (FINISHED, STOPPED) or not any(
+            m.kind == "epoch" for m in snap.history
+        ):
             return None
         d = self.data
-        return ModelBundle(self.model.cpu().eval(), self.name, self.spec.input_shape if self.spec
-                           else tuple(d.train_x.shape[1:]), d.class_names, d.mean, d.std,
-                           self.spec, trained=True)  # fmt: skip
+        return ModelBundle(
+            self.model.cpu().eval(),
+            self.name,
+            self.spec.input_shape if self.spec else tuple(d.train_x.shape[1:]),
+            d.class_names,
+            d.mean,
+            d.std,
+            self.spec,
+            trained=True,
+        )
 
     def _set(self, **fields) -> None:
         with self._lock:
@@ -117,9 +132,15 @@ class TrainingJob:
                 self._slots.release()
 
 
-def new_training_job(spec: NetworkSpec, initial: nn.Module | None, data: ImageData,
-                   config: TrainConfig, val_fraction: float, name: str,
-                   slots: threading.BoundedSemaphore | None = None) -> TrainingJob:  # fmt: skip
+def new_training_job(
+    spec: NetworkSpec,
+    initial: nn.Module | None,
+    data: ImageData,
+    config: TrainConfig,
+    val_fraction: float,
+    name: str,
+    slots: threading.BoundedSemaphore | None = None,
+) -> TrainingJob:
     """Prepare the data for `spec`, copy or build the model: a job ready to `start()`.
 
     `initial` (a shared, trained model) is copied, never trained itself.

@@ -155,9 +155,11 @@ def size_formula(size: int, s: PoolSettings) -> str:
     value, plain = s.out_side(size), -(-(size + 2 * s.padding - s.kernel) // s.stride) + 1
     dropped = s.ceil_mode and value != plain  # the last window would start in the padding
     note = r" \;(\text{a last window starting in the padding is dropped})" if dropped else ""
-    return (rf"O = \left\{left} \frac{{W + 2P - K}}{{S}} \right\{right} + 1 = "
-            rf"\left\{left} \frac{{{size} + 2 \cdot {s.padding} - {s.kernel}}}{{{s.stride}}}"
-            rf" \right\{right} + 1 = {value}{note}")
+    return (
+        rf"O = \left\{left} \frac{{W + 2P - K}}{{S}} \right\{right} + 1 = "
+        rf"\left\{left} \frac{{{size} + 2 \cdot {s.padding} - {s.kernel}}}{{{s.stride}}}"
+        rf" \right\{right} + 1 = {value}{note}"
+    )
 
 
 def global_pool(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

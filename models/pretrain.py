@@ -40,19 +40,27 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "TinyVGG on shapes": Recipe(
-        PRESETS["TinyVGG (CNN Explainer)"].spec, "shapes", 5000,
-        TrainConfig(epochs=20, lr=2e-3, schedule="cosine", augmentation=FLIPS, log_every=50), 240,
+        PRESETS["TinyVGG (CNN Explainer)"].spec,
+        "shapes",
+        4000,
+        TrainConfig(epochs=12, lr=3e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
+        480,
     ),
     "Small CNN on digits": Recipe(
-        PRESETS["LeNet-5"].spec, "digits", 0,
-        TrainConfig(epochs=15, lr=3e-3, schedule="cosine", log_every=50), 60,
+        PRESETS["LeNet-5"].spec,
+        "digits",
+        0,
+        TrainConfig(epochs=10, lr=3e-3, schedule="cosine", log_every=50),
+        60,
     ),
     "Attention CNN on shapes": Recipe(
-        PRESETS["Attention CNN (SE + CBAM)"].spec, "shapes", 5000,
-        TrainConfig(epochs=20, lr=1e-3, optimizer="AdamW", schedule="one-cycle",
-                    augmentation=FLIPS, log_every=50), 240,
+        PRESETS["Attention CNN (SE + CBAM)"].spec,
+        "shapes",
+        4000,
+        TrainConfig(epochs=10, lr=1e-3, schedule="one-cycle", augmentation=FLIPS, log_every=50),
+        480,
     ),
-}  # fmt: skip
+}
 
 
 def held_out(recipe: Recipe, n: int = 1000) -> ImageData | None:
@@ -81,20 +89,38 @@ def run(name: str, recipe: Recipe) -> dict:
         if last.kind == "epoch":
             print(f"  {name}: epoch {last.epoch} val acc {last.val_acc:.3f}", flush=True)
     timer.cancel()
-    bundle = ModelBundle(model.eval(), name, recipe.spec.input_shape, prepared.class_names,
-                         prepared.mean, prepared.std, recipe.spec, trained=True)  # fmt: skip
+    bundle = ModelBundle(
+        model.eval(),
+        name,
+        recipe.spec.input_shape,
+        prepared.class_names,
+        prepared.mean,
+        prepared.std,
+        recipe.spec,
+        trained=True,
+    )
     test = held_out(recipe)
     if test is None:
-        acc = evaluate(model, prepared.val_x, prepared.val_y, prepared.mean, prepared.std,
-                       len(prepared.class_names)).accuracy  # fmt: skip
+        acc = evaluate(
+            model,
+            prepared.val_x,
+            prepared.val_y,
+            prepared.mean,
+            prepared.std,
+            len(prepared.class_names),
+        ).accuracy
         where = "the digits' validation split (20%, seed 0), never trained on"
     else:
         acc = accuracy(bundle, test)
         where = f"1,000 fresh shapes drawn with seed {HELD_OUT_SEED}"
-    summary = {"held_out_accuracy": round(acc, 4), "held_out": where,
-               "train_seconds": round(time.perf_counter() - start, 1),
-               "epochs": last.epoch if last else 0, "train_images": len(prepared.train_y),
-               "note": last.note if last else ""}  # fmt: skip
+    summary = {
+        "held_out_accuracy": round(acc, 4),
+        "held_out": where,
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "epochs": last.epoch if last else 0,
+        "train_images": len(prepared.train_y),
+        "note": last.note if last else "",
+    }
     (ROOT / SHIPPED[name]).write_bytes(to_bytes(bundle, summary))
     return summary
 

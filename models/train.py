@@ -115,15 +115,19 @@ def lr_curve(config: TrainConfig, n_train: int) -> list[float]:
     """The learning rate at every step of a run on `n_train` images."""
     per_epoch = math.ceil(n_train / config.batch_size)
     total = per_epoch * config.epochs
-    return [config.lr * lr_factor(config.schedule, s, total, per_epoch, config.step_every)
-            for s in range(total)]  # fmt: skip
+    return [
+        config.lr * lr_factor(config.schedule, s, total, per_epoch, config.step_every)
+        for s in range(total)
+    ]
 
 
-def compute_loss(logits: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-                 weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def compute_loss(
+    logits: torch.Tensor, y: torch.Tensor, config: TrainConfig, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy, or focal loss: cross-entropy scaled by (1 − p_true)^γ."""
-    ce = F.cross_entropy(logits, y, weight=weight, label_smoothing=config.label_smoothing,
-                         reduction="none")  # fmt: skip
+    ce = F.cross_entropy(
+        logits, y, weight=weight, label_smoothing=config.label_smoothing, reduction="none"
+    )
     if config.loss == "focal":
         p_true = torch.exp(-F.cross_entropy(logits.float(), y, reduction="none"))
         ce = (1 - p_true).pow(config.focal_gamma) * ce
@@ -168,14 +172,15 @@ def _class_weights(y: torch.Tensor, k: int, device: torch.device) -> torch.Tenso
 
 
 @torch.no_grad()
-def validate(model: nn.Module, batches: _Batches, config: TrainConfig,
-             weight: torch.Tensor | None = None) -> tuple[float, float]:  # fmt: skip
+def validate(
+    model: nn.Module, batches: _Batches, config: TrainConfig, weight: torch.Tensor | None = None
+) -> tuple[float, float]:
     """Mean loss and accuracy on the validation split, in eval mode."""
     was_training = model.training
     model.eval()
     x, y = batches.data.val_x, batches.data.val_y
     total_loss, correct = 0.0, 0
-    for xb, yb in zip(x.split(256), y.split(256)):
+    for xb, yb in zip(x.split(256), y.split(256), strict=True):
         logits = model(batches.normalize(xb)).float()
         yb = yb.to(batches.device)
         total_loss += compute_loss(logits, yb, config, weight).item() * len(yb)
@@ -268,9 +273,20 @@ class _Loop:
         speed = (self.examples - self.last_examples) / max(now - self.last_time, 1e-9)
         self.last_time, self.last_examples = now, self.examples
         loss, acc = (sums[0] / sums[2], sums[1] / sums[2]) if sums[2] else (math.nan, math.nan)
-        metrics = TrainMetrics(kind, epoch, self.step, self.total, self.examples, loss, acc,
-                               self.opt.param_groups[0]["lr"], speed, self.grad_norm,
-                               now - self.start, **extra)  # fmt: skip
+        metrics = TrainMetrics(
+            kind,
+            epoch,
+            self.step,
+            self.total,
+            self.examples,
+            loss,
+            acc,
+            self.opt.param_groups[0]["lr"],
+            speed,
+            self.grad_norm,
+            now - self.start,
+            **extra,
+        )
         sums[:] = [0.0, 0, 0]
         return metrics
 
@@ -319,7 +335,7 @@ def train(
             if loop.step % config.log_every == 0:
                 yield loop.report("step", epoch, loop.window)
         if stop.is_set():
-            why = f"Stopped by the user at step {loop.step}."
+            why = f"Stopped at step {loop.step}."
             break
         yield loop.end_epoch(epoch)
         if loop.should_stop_early(epoch):
@@ -342,8 +358,9 @@ class EvalResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std,
-             n_classes: int) -> EvalResult:  # fmt: skip
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std, n_classes: int
+) -> EvalResult:
     """Accuracy, confusion matrix and per-class precision, recall and F1 on uint8 images."""
     from sklearn.metrics import precision_recall_fscore_support
 
@@ -352,15 +369,22 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std,
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     was_training = model.training
     model.eval()
-    preds = torch.cat([model((xb.to(device).float() / 255 - m) / s).argmax(1).cpu()
-                       for xb in x.split(256)])  # fmt: skip
+    preds = torch.cat(
+        [model((xb.to(device).float() / 255 - m) / s).argmax(1).cpu() for xb in x.split(256)]
+    )
     model.train(was_training)
     confusion = torch.bincount(y * n_classes + preds, minlength=n_classes**2)
     labels = list(range(n_classes))
     p, r, f, sup = precision_recall_fscore_support(y, preds, labels=labels, zero_division=0)
-    return EvalResult((preds == y).float().mean().item(), preds,
-                      confusion.view(n_classes, n_classes), p.tolist(), r.tolist(),
-                      f.tolist(), sup.tolist())  # fmt: skip
+    return EvalResult(
+        (preds == y).float().mean().item(),
+        preds,
+        confusion.view(n_classes, n_classes),
+        p.tolist(),
+        r.tolist(),
+        f.tolist(),
+        sup.tolist(),
+    )
 
 
 @torch.no_grad()
@@ -383,9 +407,19 @@ def predict_image(bundle, image) -> tuple[list[float], list[float]]:
     return predict(bundle.model, image_tensor(image, bundle.input_shape, bundle.mean, bundle.std))
 
 
-def misclassified(x: torch.Tensor, y: torch.Tensor, preds: torch.Tensor,
-                  class_names: tuple[str, ...], limit: int = 24) -> list[tuple[object, str]]:  # fmt: skip
+def misclassified(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    preds: torch.Tensor,
+    class_names: tuple[str, ...],
+    limit: int = 24,
+) -> list[tuple[object, str]]:
     """Up to `limit` wrongly predicted images as (H, W, C) uint8 arrays with "true → predicted"."""
     wrong = torch.nonzero(preds != y).flatten()[:limit]
-    return [(x[i].permute(1, 2, 0).squeeze(-1).numpy(),
-             f"{class_names[y[i]]} → {class_names[preds[i]]}") for i in wrong.tolist()]  # fmt: skip
+    return [
+        (
+            x[i].permute(1, 2, 0).squeeze(-1).numpy(),
+            f"{class_names[y[i]]} → {class_names[preds[i]]}",
+        )
+        for i in wrong.tolist()
+    ]

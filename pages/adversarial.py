@@ -78,14 +78,16 @@ if curve and curve[0] == id(bundle):
     if not r.labels_match:
         st.caption(f"The {r.data_name} images are not this model's classes, so the curve shows "
                    "the share of answers that stay as they were on the clean image.")  # fmt: skip
-    rows = "\n".join(f"{e},{a:.4f},{g:.4f}" for e, a, g in zip(r.epsilons, r.accuracy,
-                                                                r.agreement))  # fmt: skip
+    cols = zip(r.epsilons, r.accuracy, r.agreement, strict=True)
+    rows = "\n".join(f"{e},{a:.4f},{g:.4f}" for e, a, g in cols)
     st.download_button("Curve (.csv)", f"epsilon_255,accuracy,unchanged\n{rows}".encode(),
                        "robustness.csv", "text/csv", key="adversarial.download")  # fmt: skip
 
 with st.expander("Go deeper"):
-    st.markdown("With loss $L$, true class $y$ and pixels $x\\in[0,1]$, FGSM (Goodfellow et "
-                "al., 2015) moves every pixel by ε in the direction that raises the loss:")  # fmt: skip
+    st.markdown(
+        "With loss $L$, true class $y$ and pixels $x\\in[0,1]$, FGSM (Goodfellow et "
+        "al., 2015) moves every pixel by ε in the direction that raises the loss:"
+    )
     st.latex(r"x_{adv}=\mathrm{clip}_{[0,1]}\big(x+\epsilon\,\mathrm{sign}(\nabla_x L(x,y))\big)")
     st.markdown("PGD (Madry et al., 2018) repeats smaller steps of size α and projects back "
                 "into the box $\\|x'-x\\|_\\infty\\le\\epsilon$ after each:")  # fmt: skip

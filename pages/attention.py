@@ -44,8 +44,12 @@ order = [int(i) for i in base.probabilities.argsort()[::-1]]
 if st.session_state.get("attention.target") not in order:
     st.session_state["attention.target"] = order[0]
 left, right = st.columns([1, 1])
-target = left.selectbox("Grad-CAM for the class", order, key="attention.target",
-                        format_func=lambda i: f"{names[i]} ({base.probabilities[i]:.1%})")  # fmt: skip
+target = left.selectbox(
+    "Grad-CAM for the class",
+    order,
+    key="attention.target",
+    format_func=lambda i: f"{names[i]} ({base.probabilities[i]:.1%})",
+)
 right.plotly_chart(probabilities_figure(names, base.probabilities, highlight=target),
                    key="attention.probs")  # fmt: skip
 result = base if target == base.target else compute_attention(bundle, state.current_image(),
@@ -80,5 +84,7 @@ with st.expander("Go deeper"):
                 "channel-max maps:")  # fmt: skip
     st.latex(r"M_s=\sigma\big(f^{k\times k}([\mathrm{mean}_c X;\ \max_c X])\big),\qquad "
              r"\tilde X = M_s \odot X")  # fmt: skip
-    st.markdown("Answers curriculum question 47 (attention in CNNs): what the weights are, "
-                "where they act, and how they differ from an explanation of one class.")
+    st.markdown(
+        "Answers curriculum question 47 (attention in CNNs): what the weights are, "
+        "where they act, and how they differ from an explanation of one class."
+    )

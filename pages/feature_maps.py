@@ -50,7 +50,7 @@ def feature_maps(bundle, image) -> act.FeatureMaps:
     """Compute once per model and image; widgets then only redraw."""
     key = (bundle, image, bundle.trained)
     cached = ss.get("_feature_maps.result")
-    if cached is None or any(a is not b for a, b in zip(cached[0], key)):
+    if cached is None or any(a is not b for a, b in zip(cached[0], key, strict=True)):
         ss["_feature_maps.result"] = (key, act.compute_feature_maps(bundle, image))
     return ss["_feature_maps.result"][1]
 
@@ -104,14 +104,14 @@ with one:
     st.plotly_chart(fviz.channel_overlay_figure(fm.image, layer.maps[channel], opacity),
                     key="feature_maps.overlay")  # fmt: skip
     if layer.before is not None:
-        st.plotly_chart(fviz.before_after_figure(layer.before[channel], layer.maps[channel],
-                                                 layer.kind), key="feature_maps.before_after")  # fmt: skip
+        pair = fviz.before_after_figure(layer.before[channel], layer.maps[channel], layer.kind)
+        st.plotly_chart(pair, key="feature_maps.before_after")
     else:
         st.caption("Pick an activation layer (ReLU, tanh, …) to compare before and after it.")
 with sparsity:
     shares = act.zero_shares(fm)
     if shares:
-        names, values = zip(*shares)
+        names, values = zip(*shares, strict=True)
         st.plotly_chart(fviz.zero_share_figure(list(names), list(values)),
                         key="feature_maps.zeros")  # fmt: skip
     else:
@@ -140,7 +140,7 @@ with journey:
 
 with st.expander("Go deeper"):
     st.markdown("Channel $k$ of a convolution is its own filter $W_k$ slid over all input "
-                "channels, plus a bias; the activation then acts on each number alone:")  # fmt: skip
+                "channels plus a bias; the activation then acts on each number alone:")  # fmt: skip
     st.latex(r"A_k[i,j] = b_k + \sum_{c}\sum_{u,v} W_k[c,u,v]\,X_c[i+u,\,j+v]")
     st.latex(r"\mathrm{ReLU}(a)=\max(0,a)\qquad\text{zeros share}=\frac{\#\{A=0\}}{\#A}")
     st.markdown(

@@ -63,7 +63,7 @@ with kernels:
     sides = [("trained" if bundle.trained else "this model", weights)]
     if twin is not None:
         sides.append(("freshly initialised, same network", filt.kernel_weights(twin.model, name)))
-    for col, (label, w) in zip(st.columns(len(sides)), sides):
+    for col, (label, w) in zip(st.columns(len(sides)), sides, strict=True):
         col.markdown(f"**{label}**")
         if w.shape[1] == 3:
             col.plotly_chart(fiz.kernel_tiles_figure(w), key=f"filters.tiles.{label}")
@@ -82,6 +82,8 @@ with histogram:
                "makes some weights clearly larger than the rest.")  # fmt: skip
 with favourite:
     c = st.columns(4)
+    if not 0 <= ss.get("filters.channel", 0) < o:  # a layer with fewer filters was picked
+        ss["filters.channel"] = 0
     channel = c[0].number_input(f"Channel (0–{o - 1})", 0, o - 1, 0, key="filters.channel")
     steps = c[1].slider("Steps", 8, 256, 96, 8, key="filters.steps")
     jitter = c[2].slider("Jitter (pixels)", 0, 8, 2, key="filters.jitter")
@@ -104,8 +106,9 @@ with favourite:
         right.plotly_chart(fiz.ascent_curve_figure(viz.curve), key="filters.curve")
         right.caption(f"Mean activation of the channel: {viz.start:.3f} on the starting noise, "
                       f"{viz.end:.3f} on this image.")  # fmt: skip
-        st.download_button("Download image (PNG)", filt.to_png(viz.image),
-                           f"{name}_channel{channel}.png", "image/png", key="filters.download")  # fmt: skip
+        png_name = f"{name}_channel{channel}.png"
+        st.download_button("Download image (PNG)", filt.to_png(viz.image), png_name,
+                           "image/png", key="filters.download")  # fmt: skip
 
 with st.expander("Go deeper"):
     st.markdown("Feature visualization (Olah, Mordvintsev and Schubert, Distill 2017) starts "

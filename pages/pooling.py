@@ -75,8 +75,8 @@ with map_tab:
         st.latex(pool.size_formula(w, settings))
         m = st.columns(3)
         m[0].metric("Map size kept", f"{report.kept_share:.1%}", help="outputs ÷ inputs")
-        m[1].metric("Inputs discarded", f"{report.discarded_share:.1%}",
-                    help="inputs that reach no output: never the max, or under no window")  # fmt: skip
+        never = "inputs that reach no output: never the max, or under no window"
+        m[1].metric("Inputs discarded", f"{report.discarded_share:.1%}", help=never)
         m[2].metric("Inputs under no window", f"{report.unseen_share:.1%}")
         st.plotly_chart(pviz.maps_figure(x[0, 0].numpy(), report.output, pool.MODES[mode]),
                         key="pooling.maps_chart")  # fmt: skip

@@ -36,8 +36,13 @@ with left:
     target = st.selectbox("Explain the class", order, key="saliency.target",
                           format_func=lambda i: f"{names[i]} ({probs[i]:.1%})",
                           help="The network's answer comes first.")  # fmt: skip
-    chosen = st.multiselect("Methods", list(attr.ATTRIBUTION_METHODS), key="saliency.methods",
-                            default=["Integrated gradients", "Grad-CAM"], max_selections=6)  # fmt: skip
+    chosen = st.multiselect(
+        "Methods",
+        list(attr.ATTRIBUTION_METHODS),
+        key="saliency.methods",
+        default=["Integrated gradients", "Grad-CAM"],
+        max_selections=6,
+    )
 with right:
     st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target),
                     key="saliency.probs")  # fmt: skip
@@ -52,8 +57,10 @@ request = (id(bundle), id(image), target, repr(requests))
 if st.button("Explain", type="primary", key="saliency.run") or "_saliency.maps" not in ss:
     bar = st.progress(0.0, text="Attributing…")
     try:
-        ss["_saliency.maps"] = (request, attr.compute_attributions(bundle, x, int(target),
-                                                                    requests, bar.progress))  # fmt: skip
+        ss["_saliency.maps"] = (
+            request,
+            attr.compute_attributions(bundle, x, int(target), requests, bar.progress),
+        )
     except attr.AttributionError as err:
         st.error(str(err))
     bar.empty()
@@ -90,8 +97,10 @@ top_k = st.slider("Layers to randomize", 1, max(2, n_layers), min(3, max(2, n_la
 if st.button("Run the sanity check", key="saliency.sanity", disabled=not requests):
     bar = st.progress(0.0, text="Randomizing layers and attributing again…")
     try:
-        ss["_saliency.sanity"] = (request, attr.sanity_check(bundle, x, int(target), requests,
-                                                             top_k, progress=bar.progress))  # fmt: skip
+        ss["_saliency.sanity"] = (
+            request,
+            attr.sanity_check(bundle, x, int(target), requests, top_k, progress=bar.progress),
+        )
     except (attr.AttributionError, RuntimeError) as err:
         st.error(f"The sanity check failed: {err}")
     bar.empty()

@@ -28,8 +28,10 @@ settings = training.config_controls()
 ready = data is not None and picked is not None and settings is not None
 if data is not None:
     counts = data.counts()
-    st.caption(f"{len(data.y):,} images, {'×'.join(map(str, data.shape))}, {len(counts)} "
-               "classes: " + ", ".join(f"{k} {v}" for k, v in counts.items()))  # fmt: skip
+    st.caption(
+        f"{len(data.y):,} images, {'×'.join(map(str, data.shape))}, {len(counts)} "
+        "classes: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
 if ready:
     ready = training.fit_controls(data, picked[0])
 
@@ -47,8 +49,9 @@ if start and ready:
     spec, initial, name = picked
     try:
         with st.spinner("Preparing the data…"):
-            job = new_training_job(spec, initial, data, config, val_share, name,
-                                 training.training_slots())  # fmt: skip
+            job = new_training_job(
+                spec, initial, data, config, val_share, name, training.training_slots()
+            )
         training.run_job(job)
     except ValueError as err:  # DataError, SpecError: a message the user can act on
         st.error(f"Training could not start: {err}")
@@ -57,7 +60,7 @@ if start and ready:
 def draw(snap) -> None:
     share, line = training.progress_text(snap, job.config.batch_size)
     st.progress(share, text=f"**{snap.status.capitalize()}** · {line}")
-    if snap.status in ("queued", "running") and st.button("Stop", key="train.stop"):
+    if snap.status in ("queued", "running") and st.button("Stop training", key="train.stop"):
         job.stop()
     if snap.status == FAILED:
         st.error(snap.error)
@@ -77,12 +80,21 @@ training.live_panel(draw, training.finish_job)
 st.subheader("3. How good is it?")
 model = state.current_model()
 evaluated = st.session_state.get("_train_eval")
-if evaluated is not None and evaluated[0] == id(model):
+fresh = evaluated is not None and evaluated[0] == id(model)
+if fresh:
     _, result, wrong, names = evaluated
     st.metric("Validation accuracy", f"{result.accuracy:.1%}")
     left, right = st.columns([2, 3])
-    left.dataframe({"class": names, "precision": result.precision, "recall": result.recall,
-                    "F1": result.f1, "images": result.support}, hide_index=True)  # fmt: skip
+    left.dataframe(
+        {
+            "class": names,
+            "precision": result.precision,
+            "recall": result.recall,
+            "F1": result.f1,
+            "images": result.support,
+        },
+        hide_index=True,
+    )
     right.plotly_chart(confusion_figure(result.confusion.numpy(), names), key="train.confusion")
     st.markdown(f"**Misclassified validation images** ({len(wrong)} shown; true → predicted)")
     if wrong:
@@ -95,18 +107,29 @@ if model.trained:
     logits, probs = predict_image(model, state.current_image())
     st.plotly_chart(prediction_figure(logits, probs, model.class_names), key="train.predict")
     if model.spec is not None:
-        st.download_button("Download the checkpoint (.pt)", to_bytes(model),
-                           file_name="cnn_lab_model.pt", key="train.download")  # fmt: skip
+        metrics = st.session_state.get("_train_metrics") if fresh else None
+        st.download_button(
+            "Download the checkpoint (.pt)",
+            to_bytes(model, metrics),
+            file_name="cnn_lab_model.pt",
+            key="train.download",
+        )
 
 with st.expander("Go deeper"):
     st.markdown("One step of gradient descent moves each weight against its gradient:")
     st.latex(r"w \leftarrow w - \eta \, \frac{\partial L}{\partial w}")
-    st.markdown("The cross-entropy loss of one image with true class $y$ and logits $z$; "
-                "focal loss multiplies it by $(1-p_y)^\\gamma$ so easy images count less:")  # fmt: skip
-    st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad L = -\log p_y, \qquad "
-             r"L_\text{focal} = -(1 - p_y)^\gamma \log p_y")  # fmt: skip
-    st.latex(r"\text{precision} = \frac{TP}{TP + FP}, \quad \text{recall} = \frac{TP}{TP + FN},"
-             r"\quad F_1 = \frac{2PR}{P + R}")  # fmt: skip
+    st.markdown(
+        "The cross-entropy loss of one image with true class $y$ and logits $z$; "
+        "focal loss multiplies it by $(1-p_y)^\\gamma$ so easy images count less:"
+    )
+    st.latex(
+        r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad L = -\log p_y, \qquad "
+        r"L_\text{focal} = -(1 - p_y)^\gamma \log p_y"
+    )
+    st.latex(
+        r"\text{precision} = \frac{TP}{TP + FP}, \quad \text{recall} = \frac{TP}{TP + FN},"
+        r"\quad F_1 = \frac{2PR}{P + R}"
+    )
     st.markdown(
         "Questions this page answers: how a CNN learns; normalization with training-set "
         "statistics; softmax; loss functions; metrics and the confusion matrix; learning rate "

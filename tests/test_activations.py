@@ -1,4 +1,4 @@
-"""Capturing activations: preprocessing, hooks that never stay, locks, every preset and zoo model."""
+"""Capturing activations: preprocessing, hooks that never stay, locks, presets and zoo models."""
 
 import io
 import threading
@@ -145,7 +145,9 @@ def test_every_layer_of_every_preset_can_be_shown(preset):
     spec = PRESETS[preset].spec
     bundle = untrained_bundle(spec)
     fm = act.compute_feature_maps(bundle, _photo())
-    expected = [(n, s) for n, s in zip(layer_names(spec), spec.shapes()[1:]) if len(s) == 3]
+    expected = [
+        (n, s) for n, s in zip(layer_names(spec), spec.shapes()[1:], strict=True) if len(s) == 3
+    ]
     assert [(ly.name, ly.maps.shape) for ly in fm.layers] == expected
     for layer in fm.layers:
         for scale in act.SCALES:

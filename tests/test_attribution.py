@@ -97,8 +97,9 @@ def test_two_threads_on_one_shared_model_get_the_single_threaded_maps(bundle, x)
         try:
             for _ in range(3):
                 for n in order:
-                    results.append((n, attr.ATTRIBUTION_METHODS[n].attribute(bundle, x, 1,
-                                                                             **_fast(n))))
+                    results.append(
+                        (n, attr.ATTRIBUTION_METHODS[n].attribute(bundle, x, 1, **_fast(n)))
+                    )
         except BaseException as err:  # surfaced below, in the test's own thread
             errors.append(err)
 

@@ -92,6 +92,15 @@ def test_the_naive_formula_is_flagged_when_it_gives_a_fraction():
     assert naive_output_size(7, 2, 2, 0) == pytest.approx(3.5)
     assert unread_pixels(7, 2, 2, 0) == 1  # row 7 is never read
     assert naive_output_size(8, 2, 2, 0) == 4 and unread_pixels(8, 2, 2, 0) == 0
+    assert unread_pixels(6, 3, 2, 1) == 0  # the cell no window reaches is padding
+
+
+def test_unread_pixels_agree_with_the_gradient_of_a_strided_conv():
+    for size, k, s, p in [(7, 3, 2, 0), (10, 3, 3, 1), (9, 4, 3, 0), (6, 3, 2, 1), (11, 4, 4, 1)]:  # stride ≤ kernel: no gaps
+        x = torch.ones(1, 1, size, size, requires_grad=True)
+        torch.nn.functional.conv2d(x, torch.ones(1, 1, k, k), stride=s, padding=p).sum().backward()
+        untouched_rows = int((x.grad[0, 0, :, 0] == 0).sum())
+        assert unread_pixels(size, k, s, p) == untouched_rows, (size, k, s, p)
 
 
 def test_a_dense_layer_needs_far_more_weights_than_a_conv():

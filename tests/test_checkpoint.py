@@ -19,8 +19,16 @@ LENET = PRESETS["LeNet-5"].spec
 
 def _bundle() -> ModelBundle:
     names = tuple("abcdefghij")
-    return ModelBundle(build_model(TINYVGG, seed=5).eval(), "mine", TINYVGG.input_shape, names,
-                       (0.1, 0.2, 0.3), (0.4, 0.5, 0.6), TINYVGG, trained=True)  # fmt: skip
+    return ModelBundle(
+        build_model(TINYVGG, seed=5).eval(),
+        "mine",
+        TINYVGG.input_shape,
+        names,
+        (0.1, 0.2, 0.3),
+        (0.4, 0.5, 0.6),
+        TINYVGG,
+        trained=True,
+    )
 
 
 def test_checkpoint_round_trip_keeps_weights_names_normalization_and_metrics():
@@ -30,7 +38,10 @@ def test_checkpoint_round_trip_keeps_weights_names_normalization_and_metrics():
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(loaded.model(x), original.model(x))
     assert (loaded.class_names, loaded.mean, loaded.std) == (
-        original.class_names, original.mean, original.std)  # fmt: skip
+        original.class_names,
+        original.mean,
+        original.std,
+    )
     assert loaded.spec == TINYVGG and loaded.trained
     assert metrics_of(data) == {"val_acc": 0.9}
 

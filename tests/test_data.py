@@ -88,8 +88,9 @@ def _png(colour: tuple[int, int, int], size=(20, 12)) -> bytes:
 
 
 def test_adapt_spec_fits_input_and_last_layer_or_says_why_it_cannot():
-    data = load_zip(_zip({f"c{k}/{i}.png": _png((k * 40, 0, 0)) for k in range(5)
-                          for i in range(2)}))[0]  # fmt: skip
+    data = load_zip(
+        _zip({f"c{k}/{i}.png": _png((k * 40, 0, 0)) for k in range(5) for i in range(2)})
+    )[0]
     adapted = adapt_spec(TINYVGG, data)
     assert adapted.input_shape == (3, 64, 64) and adapted.output_shape == (5,)
     with pytest.raises(SpecError, match="smaller than 1×1"):
@@ -97,9 +98,13 @@ def test_adapt_spec_fits_input_and_last_layer_or_says_why_it_cannot():
 
 
 def test_zip_of_class_folders_loads_with_counts_and_skips_non_images():
-    files = {"cats/a.png": _png((200, 0, 0)), "cats/b.png": _png((190, 0, 0)),
-             "dogs/c.png": _png((0, 0, 200)), "dogs/notes.txt": b"not an image",
-             "README.md": b"top-level files have no class"}  # fmt: skip
+    files = {
+        "cats/a.png": _png((200, 0, 0)),
+        "cats/b.png": _png((190, 0, 0)),
+        "dogs/c.png": _png((0, 0, 200)),
+        "dogs/notes.txt": b"not an image",
+        "README.md": b"top-level files have no class",
+    }
     data, skipped = load_zip(_zip(files))
     assert data.counts() == {"cats": 2, "dogs": 1} and skipped == 2
     assert data.shape == (3, 64, 64)
@@ -121,8 +126,12 @@ def test_bad_zips_get_a_clear_error(files, limits, message):
 
 
 def test_paths_escaping_the_folder_are_ignored_and_counted():
-    files = {"../evil/a.png": _png((1, 1, 1)), "/abs/b.png": _png((2, 2, 2)),
-             "x/c.png": _png((3, 3, 3)), "y/d.png": _png((4, 4, 4))}  # fmt: skip
+    files = {
+        "../evil/a.png": _png((1, 1, 1)),
+        "/abs/b.png": _png((2, 2, 2)),
+        "x/c.png": _png((3, 3, 3)),
+        "y/d.png": _png((4, 4, 4)),
+    }
     data, skipped = load_zip(_zip(files))
     assert data.class_names == ("x", "y") and skipped == 2
 
@@ -141,7 +150,9 @@ def _idx_labels(labels: list[int]) -> bytes:
     return struct.pack(">II", 2049, len(labels)) + bytes(labels)
 
 
-@pytest.mark.parametrize(("name", "folder"), [("MNIST", "MNIST"), ("Fashion-MNIST", "FashionMNIST")])
+@pytest.mark.parametrize(
+    ("name", "folder"), [("MNIST", "MNIST"), ("Fashion-MNIST", "FashionMNIST")]
+)
 def test_mnist_style_sets_load_from_idx_files_in_torchvision_layout(tmp_path, name, folder):
     raw = tmp_path / folder / "raw"
     raw.mkdir(parents=True)
@@ -160,8 +171,18 @@ def test_cifar10_loads_from_python_pickle_batches(tmp_path):
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         batch = {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "labels": [0, 1, 2, 3]}
         (folder / name).write_bytes(pickle.dumps(batch))
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-             "truck"]  # fmt: skip
+    names = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
     data = load_torchvision("CIFAR-10", tmp_path, download=False)
     assert data.x.shape == (20, 3, 32, 32) and data.class_names[3] == "cat"
@@ -174,6 +195,7 @@ def test_missing_download_without_network_says_to_use_the_built_in_sets(tmp_path
 
 
 def test_image_data_counts_classes_by_name():
-    data = ImageData(torch.zeros(3, 1, 2, 2, dtype=torch.uint8), torch.tensor([1, 1, 0]),
-                     ("a", "b"), "t")  # fmt: skip
+    data = ImageData(
+        torch.zeros(3, 1, 2, 2, dtype=torch.uint8), torch.tensor([1, 1, 0]), ("a", "b"), "t"
+    )
     assert data.counts() == {"a": 1, "b": 2}

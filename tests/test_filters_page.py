@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.bundle import untrained_bundle
 from models.presets import PRESETS
-from ui.state import MODEL
+from ui.state import MODEL, NETWORK
 
 
 @pytest.fixture
@@ -59,3 +59,14 @@ def test_feature_visualization_runs_and_offers_a_download(filters_page):
     assert any("filters.curve" in k for k in _chart_keys(filters_page))
     assert any("on this image" in c.value for c in filters_page.caption)
     assert len(filters_page.get("download_button")) == 1
+
+
+def test_a_channel_beyond_the_new_layers_filters_falls_back_to_channel_zero(filters_page):
+    filters_page.session_state[NETWORK] = PRESETS["LeNet-5"].spec
+    filters_page.run()
+    filters_page.selectbox(key="filters.layer").set_value("conv2").run()
+    filters_page.number_input(key="filters.channel").set_value(12).run()
+    filters_page.selectbox(key="filters.layer").set_value("conv1").run()
+    assert not filters_page.exception
+    assert filters_page.number_input(key="filters.channel").value == 0
+    assert not any("filters.tiles" in k for k in _chart_keys(filters_page))  # 1-channel input

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 def saliency_page() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
+    at.session_state["saliency.model"] = "Session model"  # no checkpoint file needed
     at.switch_page("pages/saliency.py").run()
     assert not at.exception
     return at
@@ -25,3 +26,15 @@ def test_the_page_opens_with_maps_of_the_default_methods(saliency_page):
     assert any("has not been trained" in i.value for i in saliency_page.info)
     titles = [a["text"] for a in _chart(saliency_page, "saliency.figure")["layout"]["annotations"]]
     assert titles == ["Image", "Integrated gradients", "Grad-CAM"]
+
+
+def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
+    from models.checkpoint import ROOT, SHIPPED
+
+    if not (ROOT / SHIPPED["TinyVGG on shapes"]).is_file():
+        pytest.skip("checkpoints/ has no TinyVGG yet (python -m models.pretrain writes it)")
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/saliency.py").run()
+    assert at.selectbox(key="saliency.model").value == "TinyVGG on shapes"
+    assert not at.exception and not any("has not been trained" in i.value for i in at.info)

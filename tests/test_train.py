@@ -24,9 +24,17 @@ from models.train import (
     train,
 )
 
-TINY = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "flatten"}, {"type": "linear", "out_features": 2}]})  # fmt: skip
+TINY = NetworkSpec.from_dict(
+    {
+        "input": [1, 8, 8],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 2},
+        ],
+    }
+)
 
 
 def halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,8 +55,9 @@ def toy_data(n: int = 96) -> PreparedData:
 
 def test_one_epoch_yields_step_epoch_and_done_reports_that_add_up():
     data = toy_data(96)
-    reports = list(train(build_model(TINY), data, TrainConfig(epochs=1, batch_size=16,
-                                                              log_every=2)))  # fmt: skip
+    reports = list(
+        train(build_model(TINY), data, TrainConfig(epochs=1, batch_size=16, log_every=2))
+    )
     kinds = [r.kind for r in reports]
     assert kinds == ["step"] * 3 + ["epoch", "done"]
     assert [r.step for r in reports[:3]] == [2, 4, 6]
@@ -60,8 +69,9 @@ def test_one_epoch_yields_step_epoch_and_done_reports_that_add_up():
 
 
 def test_loss_falls_and_validation_accuracy_rises_on_a_learnable_toy():
-    reports = list(train(build_model(TINY), toy_data(128),
-                         TrainConfig(epochs=6, batch_size=16, lr=1e-2)))  # fmt: skip
+    reports = list(
+        train(build_model(TINY), toy_data(128), TrainConfig(epochs=6, batch_size=16, lr=1e-2))
+    )
     epochs = [r for r in reports if r.kind == "epoch"]
     assert epochs[-1].val_loss < 0.5 * epochs[0].train_loss
     assert epochs[-1].val_acc >= 0.95
@@ -69,8 +79,9 @@ def test_loss_falls_and_validation_accuracy_rises_on_a_learnable_toy():
 
 def test_stop_event_ends_training_within_one_batch():
     stop = threading.Event()
-    gen = train(build_model(TINY), toy_data(256), TrainConfig(epochs=100, batch_size=8,
-                                                              log_every=1), stop)  # fmt: skip
+    gen = train(
+        build_model(TINY), toy_data(256), TrainConfig(epochs=100, batch_size=8, log_every=1), stop
+    )
     first = next(gen)
     stop.set()
     rest = list(gen)
@@ -92,8 +103,11 @@ class NaNAfter(nn.Module):
 
 
 def test_nan_loss_stops_with_the_step_and_a_lower_learning_rate_suggested():
-    gen = train(NaNAfter(build_model(TINY), after=5), toy_data(96),
-                TrainConfig(epochs=3, batch_size=16, lr=0.05, log_every=2))  # fmt: skip
+    gen = train(
+        NaNAfter(build_model(TINY), after=5),
+        toy_data(96),
+        TrainConfig(epochs=3, batch_size=16, lr=0.05, log_every=2),
+    )
     seen = []
     with pytest.raises(TrainingDiverged, match=r"step 5 \(epoch 1\).*0\.005"):
         for report in gen:
@@ -136,8 +150,12 @@ def test_reported_learning_rates_follow_the_planned_schedule():
 def test_schedules_start_and_end_where_their_definitions_say(schedule):
     factors = [lr_factor(schedule, s, 100, 10, 2) for s in range(101)]
     peak = max(range(101), key=factors.__getitem__)
-    expected = {"constant": (1.0, 1.0, 0), "step": (1.0, 1e-5, 0),
-                "cosine": (1.0, 0.0, 0), "one-cycle": (0.04, 1e-6, 30)}[schedule]  # fmt: skip
+    expected = {
+        "constant": (1.0, 1.0, 0),
+        "step": (1.0, 1e-5, 0),
+        "cosine": (1.0, 0.0, 0),
+        "one-cycle": (0.04, 1e-6, 30),
+    }[schedule]
     assert factors[0] == pytest.approx(expected[0])
     assert factors[100] == pytest.approx(expected[1], abs=1e-9)
     assert peak == expected[2]
@@ -159,8 +177,11 @@ def test_augmentation_transform_sees_every_training_image_once_per_epoch():
         calls.append(img.shape)
         return img
 
-    config = TrainConfig(epochs=2, batch_size=16, augmentation=v2.Compose([
-        v2.RandomHorizontalFlip(p=0.5), v2.Lambda(record)]))  # fmt: skip
+    config = TrainConfig(
+        epochs=2,
+        batch_size=16,
+        augmentation=v2.Compose([v2.RandomHorizontalFlip(p=0.5), v2.Lambda(record)]),
+    )
     list(train(build_model(TINY), toy_data(48), config))
     assert len(calls) == 96 and set(calls) == {torch.Size([1, 8, 8])}
 

@@ -107,9 +107,10 @@ def _size_formula(layer: ConvSpec | PoolSpec, w: int, w_out: int) -> None:
     naive = naive_output_size(w, k, s, p)
     if d == 1 and naive.denominator != 1:
         lost = unread_pixels(w, k, s, p, d)
+        fate = (f"so the last {lost} row(s) and column(s) of the input are never read by any "
+                "window" if lost else "which here only drops padding, not input pixels")
         st.info(f"The textbook formula (W − K + 2P)/S + 1 gives {float(naive):.2f}, not a whole "
-                f"number: PyTorch rounds down, so the last {lost} row(s) and column(s) of the "
-                "input are never read by any window.")  # fmt: skip
+                f"number. PyTorch rounds down, {fate}.")  # fmt: skip
 
 
 def _rf_formula(layer: LayerSpec, info: LayerInfo, rf_in: int | None, j_in: int) -> None:

@@ -15,15 +15,28 @@ from collections.abc import Callable
 import streamlit as st
 
 from models.checkpoint import SHIPPED, CheckpointError, from_bytes, load_shipped
-from models.data import TORCHVISION_SETS, DataError, ImageData, digits, load_torchvision
-from models.data import load_zip, shapes
+from models.data import (
+    TORCHVISION_SETS,
+    DataError,
+    ImageData,
+    digits,
+    load_torchvision,
+    load_zip,
+    shapes,
+)
+from models.device import available_devices
 from models.jobs import ENDED, JobSnapshot, TrainingJob
 from models.presets import PRESETS
 from models.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from ui import state
 
 DATA_SOURCES = ("Shapes (built in)", "Digits (built in)", *TORCHVISION_SETS, "Your zip of folders")
-MODEL_SOURCES = ("Your current network", "A preset", "A shipped trained model", "Upload a checkpoint")
+MODEL_SOURCES = (
+    "Your current network",
+    "A preset",
+    "A shipped trained model",
+    "Upload a checkpoint",
+)
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 POLL_S = 0.5
 
@@ -94,8 +107,15 @@ def data_controls() -> ImageData | None:
     try:
         if source.startswith("Shapes"):
             c1, c2, c3 = st.columns(3)
-            n = c1.number_input("Images", 200, 20_000, 2000, 200, key="train.shapes_n",
-                                help="how many to draw (200 to 20,000)")  # fmt: skip
+            n = c1.number_input(
+                "Images",
+                200,
+                20_000,
+                2000,
+                200,
+                key="train.shapes_n",
+                help="how many to draw (200 to 20,000)",
+            )
             noise = c2.slider("Background noise (std)", 0.0, 0.5, 0.0, 0.05, key="train.noise")
             imb = c3.slider("Imbalance (most ÷ least)", 1.0, 20.0, 1.0, 1.0, key="train.imb")
             with st.spinner("Drawing shapes…"):
@@ -122,8 +142,9 @@ def _torchvision(name: str) -> ImageData | None:
 
 
 def _zip() -> ImageData | None:
-    upload = st.file_uploader("A zip of class folders (cat/1.jpg, dog/2.png, …)", type=["zip"],
-                              key="train.zip")  # fmt: skip
+    upload = st.file_uploader(
+        "A zip of class folders (cat/1.jpg, dog/2.png, …)", type=["zip"], key="train.zip"
+    )
     if upload is None:
         return None
     key = ("_train_zip", upload.file_id)
@@ -147,8 +168,9 @@ def model_controls():
         st.caption(PRESETS[name].about)
         return PRESETS[name].spec, None, name
     if source == MODEL_SOURCES[2]:
-        name = st.selectbox("Trained model (training goes on from its weights)", list(SHIPPED),
-                            key="train.shipped")  # fmt: skip
+        name = st.selectbox(
+            "Trained model (training goes on from its weights)", list(SHIPPED), key="train.shipped"
+        )
         try:
             bundle = shipped_model(name)
         except CheckpointError as err:
@@ -172,40 +194,59 @@ def config_controls() -> tuple[TrainConfig, float] | None:
     """The hyper-parameters as a TrainConfig and the validation share."""
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input("Epochs", 1, 200, 5, key="train.epochs", help="passes over the data")
-    batch = c2.select_slider("Batch size (images)", [8, 16, 32, 64, 128, 256], 64,
-                             key="train.batch")  # fmt: skip
+    batch = c2.select_slider(
+        "Batch size (images)", [8, 16, 32, 64, 128, 256], 64, key="train.batch"
+    )
     opt = c3.selectbox("Optimizer", list(OPTIMIZERS), index=1, key="train.optimizer")
-    lr = c4.select_slider("Learning rate", LR_CHOICES, 1e-3, key="train.lr",
-                          format_func=lambda v: f"{v:g}")  # fmt: skip
+    lr = c4.select_slider(
+        "Learning rate", LR_CHOICES, 1e-3, key="train.lr", format_func=lambda v: f"{v:g}"
+    )
     with st.expander("More settings: schedule, regularization, loss, early stopping, device"):
         a, b, c = st.columns(3)
         schedule = a.selectbox("LR schedule", SCHEDULES, key="train.schedule")
-        wd = a.number_input("Weight decay (0 to 0.1)", 0.0, 0.1, 0.0, 1e-4, format="%.4f",
-                            key="train.wd")  # fmt: skip
+        wd = a.number_input(
+            "Weight decay (0 to 0.1)", 0.0, 0.1, 0.0, 1e-4, format="%.4f", key="train.wd"
+        )
         smooth = a.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="train.smoothing")
         loss = b.selectbox("Loss", LOSSES, key="train.loss")
         gamma = b.slider("Focal γ", 0.0, 5.0, 2.0, 0.5, key="train.gamma")
         weights = b.checkbox("Class weights (1 / frequency)", key="train.class_weights")
-        patience = b.number_input("Early stopping patience (epochs, 0 = off)", 0, 50, 0,
-                                  key="train.patience")  # fmt: skip
+        patience = b.number_input(
+            "Early stopping patience (epochs, 0 = off)", 0, 50, 0, key="train.patience"
+        )
         restore = c.checkbox("Restore the best epoch's weights", True, key="train.restore")
-        clip = c.number_input("Clip gradient norm (0 = off)", 0.0, 100.0, 0.0, 0.5,
-                              key="train.clip")  # fmt: skip
+        clip = c.number_input(
+            "Clip gradient norm (0 = off)", 0.0, 100.0, 0.0, 0.5, key="train.clip"
+        )
         seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
         val = c.slider("Validation share", 0.1, 0.5, 0.2, 0.05, key="train.val")
-        from models.device import available_devices
-
         device = c.selectbox("Device", available_devices(), key="train.device")
         pipeline = st.session_state.get("augmentation.pipeline")
-        aug = st.checkbox("Augment with the Augmentation page's pipeline", False,
-                          key="train.augment", disabled=pipeline is None)  # fmt: skip
+        aug = st.checkbox(
+            "Augment with the Augmentation page's pipeline",
+            False,
+            key="train.augment",
+            disabled=pipeline is None,
+        )
     try:
-        config = TrainConfig(int(epochs), int(batch), opt, float(lr), schedule,
-                             weight_decay=float(wd), label_smoothing=float(smooth), loss=loss,
-                             focal_gamma=float(gamma), class_weights=weights,
-                             augmentation=pipeline if aug else None, patience=int(patience),
-                             restore_best=restore, clip_grad=float(clip), seed=int(seed),
-                             device=device)  # fmt: skip
+        config = TrainConfig(
+            int(epochs),
+            int(batch),
+            opt,
+            float(lr),
+            schedule,
+            weight_decay=float(wd),
+            label_smoothing=float(smooth),
+            loss=loss,
+            focal_gamma=float(gamma),
+            class_weights=weights,
+            augmentation=pipeline if aug else None,
+            patience=int(patience),
+            restore_best=restore,
+            clip_grad=float(clip),
+            seed=int(seed),
+            device=device,
+        )
     except ValueError as err:
         st.error(str(err))
         return None
@@ -235,8 +276,12 @@ def fit_controls(data: ImageData, spec) -> bool:
     st.warning("The data and the network disagree: " + "; ".join(report.problems) + ".")
     if report.classes_match:
         st.caption("Training will convert and resize the images to fit the network, or:")
-    st.button("Adapt the network to the data (input size and last layer)", key="train.adapt",
-              on_click=_adapt, args=(spec, data))  # fmt: skip
+    st.button(
+        "Adapt the network to the data (input size and last layer)",
+        key="train.adapt",
+        on_click=_adapt,
+        args=(spec, data),
+    )
     return report.classes_match
 
 
@@ -252,6 +297,13 @@ def finish_job(job: TrainingJob) -> None:
     result = evaluate(bundle.model, d.val_x, d.val_y, d.mean, d.std, len(d.class_names))
     wrong = misclassified(d.val_x, d.val_y, result.predictions, d.class_names)
     st.session_state["_train_eval"] = (id(bundle), result, wrong, d.class_names)
+    epochs = [m for m in job.snapshot().history if m.kind == "epoch"]
+    keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+    st.session_state["_train_metrics"] = {
+        "data": d.name,
+        "validation_accuracy": result.accuracy,
+        "epochs": [{k: getattr(m, k) for k in keys} for m in epochs],
+    }
 
 
 def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
@@ -262,6 +314,8 @@ def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
     speed = next((h.examples_per_s for h in reversed(snap.history) if h.kind == "step"), 0.0)
     left = (m.total_steps - m.step) * batch_size / speed if speed > 0 else float("nan")
     left_text = f"{left:,.0f} s left" if left == left else "time left unknown"
-    line = (f"Epoch {m.epoch}, step {m.step:,} of {m.total_steps:,} · {speed:,.0f} images/s · "
-            f"{left_text}")  # fmt: skip
+    line = (
+        f"Epoch {m.epoch}, step {m.step:,} of {m.total_steps:,} · {speed:,.0f} images/s · "
+        f"{left_text}"
+    )
     return min(m.step / max(m.total_steps, 1), 1.0), line

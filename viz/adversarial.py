@@ -26,7 +26,7 @@ def attack_figure(original: np.ndarray, adversarial: np.ndarray, amplify: float,
 def before_after_figure(class_names: list[str], before: np.ndarray, after: np.ndarray,
                         top: int = 5) -> go.Figure:  # fmt: skip
     """The classes most likely before or after the attack, with both probabilities."""
-    keep = list(dict.fromkeys([*np.argsort(-before)[:top], *np.argsort(-after)[:top]]))[:top + 2]
+    keep = list(dict.fromkeys([*np.argsort(-before)[:top], *np.argsort(-after)[:top]]))[: top + 2]
     labels = [class_names[i] for i in keep]
     fig = go.Figure([
         go.Bar(x=labels, y=before[keep], name="original", marker_color=theme.ACCENT),

@@ -1,4 +1,4 @@
-"""Figures for attention blocks: channel weights as bars, spatial maps and Grad-CAM over the image."""
+"""Figures for attention blocks: channel weights as bars, and spatial maps beside Grad-CAM."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def _texts(values: np.ndarray, show: np.ndarray | None = None) -> list[list[str]
     ]
 
 
-def _panels(widths: list[float], titles: list[str], gap: float = 0.04) -> dict:
+def _panels(widths: list[float], titles: list[str], gap: float = 0.04, unit: bool = False) -> dict:
     """Layout for side-by-side square-celled panels; much cheaper than make_subplots."""
     usable = 1 - gap * (len(widths) - 1)
     layout, left = {"annotations": []}, 0.0
@@ -38,9 +38,8 @@ def _panels(widths: list[float], titles: list[str], gap: float = 0.04) -> dict:
             "anchor": f"y{n}",
             "showgrid": False,
             "zeroline": False,
-            "side": "top",
             "constrain": "domain",
-        }
+        } | ({"dtick": 1} if unit else {})
         layout[f"yaxis{n}"] = {
             "anchor": f"x{n}",
             "autorange": "reversed",
@@ -48,7 +47,7 @@ def _panels(widths: list[float], titles: list[str], gap: float = 0.04) -> dict:
             "zeroline": False,
             "scaleanchor": f"x{n}",
             "constrain": "domain",
-        }
+        } | ({"dtick": 1} if unit else {})
         layout["annotations"].append(
             {
                 "text": title,
@@ -57,7 +56,7 @@ def _panels(widths: list[float], titles: list[str], gap: float = 0.04) -> dict:
                 "xref": "paper",
                 "yref": "paper",
                 "yanchor": "bottom",
-                "yshift": 24,
+                "yshift": 4,
                 "showarrow": False,
                 "font": {"size": 12},
             }
@@ -163,14 +162,15 @@ def step_figure(step: ConvStep) -> go.Figure:
         _numbers_trace(step.products),
         _numbers_trace(step.output, filled),
     ]
-    layout = _panels(widths, titles) | {"shapes": _window_shapes(step)}
+    layout = _panels(widths, titles, unit=True) | {"shapes": _window_shapes(step)}
     height = min(140 + 34 * max(step.canvas.values.shape[0], step.output.shape[0]), 900)
     data = [_on(t, i) for i, t in enumerate(traces, start=1)]
-    return _figure(data, layout, height=height, top=80)
+    return _figure(data, layout, height=height, top=40)
 
 
-def _single(trace: dict, title: str, height: int, **layout) -> go.Figure:
-    return _figure([trace], _panels([1], [""]) | {"annotations": []} | layout, title, height)
+def _single(trace: dict, title: str, height: int, unit: bool = False, **layout) -> go.Figure:
+    panel = _panels([1], [""], unit=unit) | {"annotations": []}
+    return _figure([trace], panel | layout, title, height)
 
 
 def coverage_figure(coverage: np.ndarray) -> go.Figure:
@@ -187,7 +187,8 @@ def coverage_figure(coverage: np.ndarray) -> go.Figure:
     )
     unread = np.argwhere(coverage == 0)
     boxes = [_cell_box(r, c, "xy", color=theme.BAD, width=3) for r, c in unread]
-    return _single(trace, "Times each input cell is read (red: never)", 360, shapes=boxes)
+    title = "Times each input cell is read (red: never)"
+    return _single(trace, title, 360, unit=True, shapes=boxes)
 
 
 def footprint_figure(mask: np.ndarray) -> go.Figure:

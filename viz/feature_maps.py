@@ -61,7 +61,9 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, order: np.ndarray 
     gap = max(1, shown.shape[-1] // 12)
     channels = np.broadcast_to(order[:, None, None].astype(np.float32), shown.shape)
     custom = np.stack([tile(shown, cols, gap), tile(channels, cols, gap)], axis=-1)
-    uniform = bool(np.allclose(ranges[:, 0], ranges[0, 0]) and np.allclose(ranges[:, 1], ranges[0, 1]))
+    uniform = bool(
+        np.allclose(ranges[:, 0], ranges[0, 0]) and np.allclose(ranges[:, 1], ranges[0, 1])
+    )
     z = shown if uniform else (shown - lo) / np.where(hi > lo, hi - lo, 1.0)
     heatmap = go.Heatmap(
         z=tile(z, cols, gap), customdata=custom, colorscale=SEQUENTIAL, hoverongaps=False,
@@ -69,7 +71,11 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, order: np.ndarray 
         showscale=uniform, colorbar={"title": {"text": "value"}, "thickness": 12},
         hovertemplate="channel %{customdata[1]}<br>value %{customdata[0]:.4f}<extra></extra>",
     )  # fmt: skip
-    fig = go.Figure(heatmap, layout={"xaxis": IMAGE_X, "yaxis": IMAGE_Y})  # one update: faster
+    h, w = heatmap.z.shape
+    axes = {"xaxis": IMAGE_X | {"range": [-0.5, w - 0.5]},
+            "yaxis": {"visible": False, "scaleanchor": "x", "constrain": "domain",
+                      "range": [h - 0.5, -0.5]}}  # fmt: skip
+    fig = go.Figure(heatmap, layout=axes)  # one layout update: faster than update_*axes
     rows = math.ceil(len(shown) / cols)
     note = f"every {step}th unit shown" if step > 1 else None
     height = int(np.clip(900 * rows / cols, 220, 900))
@@ -82,8 +88,19 @@ def before_after_figure(before: np.ndarray, after: np.ndarray, kind: str) -> go.
                         horizontal_spacing=0.08)  # fmt: skip
     span = float(np.abs(before).max()) or 1.0
     template = "row %{y}, column %{x}<br>value %{z:.4f}<extra></extra>"
-    fig.add_trace(go.Heatmap(z=before, colorscale=DIVERGING, zmid=0, zmin=-span, zmax=span,
-                             colorbar={"x": 0.45, "thickness": 10}, hovertemplate=template), 1, 1)
+    fig.add_trace(
+        go.Heatmap(
+            z=before,
+            colorscale=DIVERGING,
+            zmid=0,
+            zmin=-span,
+            zmax=span,
+            colorbar={"x": 0.45, "thickness": 10},
+            hovertemplate=template,
+        ),
+        1,
+        1,
+    )
     fig.add_trace(go.Heatmap(z=after, colorscale=SEQUENTIAL, colorbar={"thickness": 10},
                              hovertemplate=template), 1, 2)  # fmt: skip
     _image_axes(fig, row=1, col=1)
@@ -161,8 +178,9 @@ def journey_figure(rows: list[tuple[str, np.ndarray]], side: int = 40) -> go.Fig
         tiles = tile(_resize_nearest(maps, side), cols=k, gap=gap)
         grid[r * (side + gap) : r * (side + gap) + side, : tiles.shape[1]] = tiles
     fig = go.Figure(go.Heatmap(z=grid, colorscale=SEQUENTIAL, showscale=False, hoverinfo="skip"))
-    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_xaxes(visible=False, constrain="domain", range=[-0.5, grid.shape[1] - 0.5])
     centres = [r * (side + gap) + side / 2 for r in range(len(rows))]
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", tickvals=centres,
-                     ticktext=[name for name, _ in rows], showgrid=False, zeroline=False)  # fmt: skip
+    names = [name for name, _ in rows]
+    fig.update_yaxes(range=[grid.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                     tickvals=centres, ticktext=names, showgrid=False, zeroline=False)  # fmt: skip
     return base_layout(fig, height=min(2400, 90 * len(rows) + 60))

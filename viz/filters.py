@@ -33,12 +33,14 @@ def kernel_tiles_figure(weights: np.ndarray, scale: int = 8) -> go.Figure:
     canvas = np.ones((rows * (kh + gap) - gap, cols * (kw + gap) - gap, 3), dtype=np.float32)
     for i in range(o):
         r, c = divmod(i, cols)
-        canvas[r * (kh + gap) : r * (kh + gap) + kh, c * (kw + gap) : c * (kw + gap) + kw] = colors[i]
+        canvas[r * (kh + gap) : r * (kh + gap) + kh, c * (kw + gap) : c * (kw + gap) + kw] = colors[
+            i
+        ]
     big = np.kron(canvas, np.ones((scale, scale, 1), dtype=np.float32))
     fig = go.Figure(go.Image(z=(big * 255).astype(np.uint8), hoverinfo="skip"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return base_layout(fig, height=int(np.clip(60 * rows * (kh + gap) / 3, 160, 700)))
+    return base_layout(fig, height=int(np.clip(120 * rows + 40, 200, 700)))
 
 
 def kernel_grid_figure(weights: np.ndarray, max_out: int = 16, max_in: int = 16) -> go.Figure:

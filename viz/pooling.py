@@ -48,9 +48,9 @@ def pool_grid_figure(gp: GridPooling, selected: tuple[int, int] = (0, 0)) -> go.
 def maps_figure(before: np.ndarray, after: np.ndarray, title_after: str) -> go.Figure:
     """A 2-D map before and after pooling, side by side, on one colour range."""
     lo, hi = float(np.min(before)), float(np.max(before))
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
-                        subplot_titles=(f"Before · {before.shape[0]}×{before.shape[1]}",
-                                        f"{title_after} · {after.shape[0]}×{after.shape[1]}"))  # fmt: skip
+    titles = (f"Before · {before.shape[0]}×{before.shape[1]}",
+              f"{title_after} · {after.shape[0]}×{after.shape[1]}")  # fmt: skip
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=titles)
     for col, z in ((1, before), (2, after)):
         fig.add_trace(go.Heatmap(z=z, colorscale=theme.SEQUENTIAL, zmin=lo, zmax=hi,
                                  showscale=col == 2,
@@ -75,9 +75,9 @@ def global_pool_figure(avg: np.ndarray, top: np.ndarray, names: list[str]) -> go
 def pyramid_figure(result: PyramidResult) -> go.Figure:
     """One row per input size: its pyramid vector, which has the same length for every size."""
     rows = [f"{h}×{w} → {result.vectors.shape[1]} numbers" for h, w in result.sizes]
+    hover = "%{y}<br>entry %{x}: %{z:.3f}<extra></extra>"
     fig = go.Figure(go.Heatmap(z=result.vectors, y=rows, colorscale=theme.SEQUENTIAL,
-                               colorbar={"title": "value"},
-                               hovertemplate="%{y}<br>entry %{x}: %{z:.3f}<extra></extra>"))  # fmt: skip
+                               colorbar={"title": "value"}, hovertemplate=hover))  # fmt: skip
     edges = np.cumsum([n * n for n in result.levels])[:-1]
     per_channel = result.vectors.shape[1] // max(sum(n * n for n in result.levels), 1)
     for edge in edges * per_channel:
@@ -90,7 +90,7 @@ def pyramid_figure(result: PyramidResult) -> go.Figure:
 def translation_figure(result: TranslationResult) -> go.Figure:
     """Cosine similarity to the unshifted features against the shift, one line per method."""
     fig = go.Figure()
-    for (name, sims), colour in zip(result.similarity.items(), theme.SERIES):
+    for (name, sims), colour in zip(result.similarity.items(), theme.SERIES, strict=False):
         fig.add_trace(go.Scatter(x=result.shifts, y=sims, name=name, mode="lines+markers",
                                  line={"color": colour},
                                  hovertemplate=f"{name}<br>shift %{{x}} px: %{{y:.3f}}"

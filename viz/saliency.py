@@ -10,9 +10,9 @@ import io
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
-from PIL import Image
 
 from viz import theme
 

@@ -42,11 +42,21 @@ def curves_figure(history: Sequence[TrainMetrics], max_points: int = MAX_POINTS)
         for col, attr in ((1, loss_attr), (2, acc_attr)):
             x, y = _series(history, kind, attr)
             x, y = downsample(x, y, max_points)
-            fig.add_trace(go.Scatter(
-                x=x, y=y, name=name, mode=mode, legendgroup=name, showlegend=col == 1,
-                line={"color": colour, "width": width}, opacity=0.5 if kind == "step" else 1,
-                hovertemplate=f"{name}<br>step %{{x:.0f}}<br>%{{y:.4f}}<extra></extra>",
-            ), row=1, col=col)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    name=name,
+                    mode=mode,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line={"color": colour, "width": width},
+                    opacity=0.5 if kind == "step" else 1,
+                    hovertemplate=f"{name}<br>step %{{x:.0f}}<br>%{{y:.4f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="step", gridcolor=theme.MUTED)
     fig.update_yaxes(gridcolor=theme.MUTED)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
@@ -58,16 +68,31 @@ def lr_figure(lrs: Sequence[float], steps_per_epoch: int, done: int = 0) -> go.F
     """The learning rate at every step; a marker at the step reached so far."""
     steps = np.arange(len(lrs))
     x, y = downsample(steps, np.asarray(lrs, dtype=float))
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"color": theme.ACCENT},
-                               name="learning rate",
-                               hovertemplate="step %{x}<br>lr %{y:.3g}<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            line={"color": theme.ACCENT},
+            name="learning rate",
+            hovertemplate="step %{x}<br>lr %{y:.3g}<extra></extra>",
+        )
+    )
     if 0 < done <= len(lrs):
-        fig.add_trace(go.Scatter(x=[done - 1], y=[lrs[done - 1]], mode="markers",
-                                 marker={"color": theme.ACCENT_2, "size": 10}, name="now"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[done - 1],
+                y=[lrs[done - 1]],
+                mode="markers",
+                marker={"color": theme.ACCENT_2, "size": 10},
+                name="now",
+            )
+        )
     for epoch_start in range(steps_per_epoch, len(lrs), max(steps_per_epoch, 1)):
         fig.add_vline(x=epoch_start, line={"color": theme.MUTED, "width": 1, "dash": "dot"})
-    fig.update_layout(xaxis_title="step (dotted lines: epochs)", yaxis_title="learning rate",
-                      showlegend=False)  # fmt: skip
+    fig.update_layout(
+        xaxis_title="step (dotted lines: epochs)", yaxis_title="learning rate", showlegend=False
+    )
     return theme.base_layout(fig, height=240)
 
 
@@ -76,28 +101,61 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str]) -> go.Fi
     counts = np.asarray(confusion, dtype=float)
     share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     names = list(class_names)
-    fig = go.Figure(go.Heatmap(
-        z=share, x=names, y=names, colorscale="Blues", zmin=0, zmax=1,
-        text=counts.astype(int), texttemplate="%{text}", customdata=share * 100,
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1f}% of "
-                      "the row)<extra></extra>", colorbar={"title": "share"},
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            text=counts.astype(int),
+            texttemplate="%{text}",
+            customdata=share * 100,
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1f}% of "
+            "the row)<extra></extra>",
+            colorbar={"title": "share"},
+        )
+    )
     fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed")
     return theme.base_layout(fig, height=max(320, 32 * len(names) + 120))
 
 
-def prediction_figure(logits: Sequence[float], probs: Sequence[float],
-                      class_names: Sequence[str]) -> go.Figure:  # fmt: skip
+def prediction_figure(
+    logits: Sequence[float], probs: Sequence[float], class_names: Sequence[str]
+) -> go.Figure:
     """Logits (any real number) beside the softmax probabilities they become."""
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
-                        subplot_titles=("Logits (raw scores)", "Softmax probabilities"))  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=("Logits (raw scores)", "Softmax probabilities"),
+    )
     names = list(class_names)
     best = int(np.argmax(probs))
     colours = [theme.ACCENT_2 if i == best else theme.ACCENT for i in range(len(names))]
-    fig.add_trace(go.Bar(x=list(logits), y=names, orientation="h", marker_color=colours,
-                         hovertemplate="%{y}: logit %{x:.3f}<extra></extra>"), row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Bar(x=list(probs), y=names, orientation="h", marker_color=colours,
-                         hovertemplate="%{y}: %{x:.2%}<extra></extra>"), row=1, col=2)  # fmt: skip
+    fig.add_trace(
+        go.Bar(
+            x=list(logits),
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="%{y}: logit %{x:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=list(probs),
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(showlegend=False)

@@ -32,7 +32,7 @@ def test_moving_the_depth_slider_redraws_the_grid_for_the_next_layer(page, app_u
     before = _grid_signature(page)
     assert ":38440:" in before  # 10 channels × 62 × 62 cells drawn
 
-    thumb = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    thumb = page.locator('.st-key-feature_maps-layer input[type="range"]')
     thumb.focus()
     for _ in range(4):  # conv1 → relu1 → conv2 → relu2 → pool1
         thumb.press("ArrowRight")

@@ -1,0 +1,84 @@
+"""FGSM and PGD on a tiny network in pixel space: they raise the loss and keep within ε."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import adversarial as adv
+from models.attribution import pixel_model
+from models.bundle import untrained_bundle
+from models.shapes import SHAPE_CLASSES
+from models.spec import NetworkSpec
+
+SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
+    {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool", "kernel_size": 2},
+    {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "global_avgpool"}, {"type": "linear", "out_features": 10}]})  # fmt: skip
+
+
+@pytest.fixture
+def bundle():
+    return untrained_bundle(SPEC, seed=2)
+
+
+@pytest.fixture
+def x():
+    return torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.8 + 0.1
+
+
+def _loss(bundle, x, labels) -> float:
+    with torch.no_grad():
+        return float(torch.nn.functional.cross_entropy(pixel_model(bundle)(x), labels))
+
+
+@pytest.mark.parametrize("method", adv.ATTACKS)
+def test_an_attack_raises_the_loss_and_respects_epsilon(bundle, x, method):
+    labels = torch.tensor([0, 3, 5, 9])
+    config = adv.AttackConfig(method, epsilon=8, steps=5, step_size=2)
+    out = adv.run_attack(pixel_model(bundle), x, labels, config)
+    assert (out - x).abs().max() <= 8 / 255 + 1e-6
+    assert out.min() >= 0 and out.max() <= 1
+    assert _loss(bundle, out, labels) > _loss(bundle, x, labels)
+    assert all(p.grad is None for p in bundle.model.parameters())
+
+
+def test_fgsm_moves_every_pixel_by_exactly_epsilon_away_from_the_clamp(bundle, x):
+    out = adv.fgsm(pixel_model(bundle), x, torch.tensor([1, 1, 1, 1]), 4 / 255)
+    assert torch.allclose((out - x).abs(), torch.full_like(x, 4 / 255), atol=1e-6)
+
+
+def test_pgd_with_a_seed_is_repeatable_and_clamps_at_the_image_edges(bundle):
+    x = torch.zeros(1, 3, 16, 16)  # all black: nothing may go below zero
+    config = adv.AttackConfig("PGD", epsilon=16, steps=3, step_size=4, seed=7)
+    a = adv.run_attack(pixel_model(bundle), x, torch.tensor([2]), config)
+    b = adv.run_attack(pixel_model(bundle), x, torch.tensor([2]), config)
+    assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 16 / 255 + 1e-6
+
+
+def test_attacking_an_image_reports_both_answers_and_the_true_change(bundle):
+    image = Image.fromarray(np.random.default_rng(0).integers(30, 220, (16, 16, 3), np.uint8))
+    result = adv.attack_image(bundle, image, adv.AttackConfig("FGSM", epsilon=6))
+    assert result.linf == pytest.approx(6, abs=1e-3)
+    assert result.loss_after > result.loss_before
+    assert result.probs_before.sum() == pytest.approx(1, abs=1e-5)
+    assert result.fooled == (int(result.probs_after.argmax()) != result.label)
+
+
+def test_bad_settings_are_refused_with_a_reason():
+    with pytest.raises(adv.AttackError, match="ε must be between"):
+        adv.AttackConfig("FGSM", epsilon=300)
+    with pytest.raises(adv.AttackError, match="unknown attack"):
+        adv.AttackConfig("CW")
+
+
+def test_the_curve_starts_unchanged_and_uses_held_out_shapes(bundle):
+    calls = []
+    bundle.class_names = SHAPE_CLASSES
+    curve = adv.robustness_curve(bundle, [0, 8, 32], adv.AttackConfig("FGSM"), n=20,
+                                 progress=calls.append)  # fmt: skip
+    assert curve.labels_match and curve.data_name == "20 shapes"
+    assert curve.agreement[0] == 1.0
+    assert curve.accuracy[-1] <= curve.accuracy[0]
+    assert calls[-1] == pytest.approx(1.0) and calls == sorted(calls)

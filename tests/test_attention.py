@@ -1,0 +1,66 @@
+"""Attention gates read from a tiny SE + CBAM network: the weights the blocks really apply."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.attention import AttentionError, attention_gates, compute_attention, has_attention
+from models.bundle import untrained_bundle
+from models.presets import PRESETS
+from models.spec import NetworkSpec
+
+SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
+    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "se", "reduction": 2}, {"type": "maxpool", "kernel_size": 2},
+    {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "cbam", "reduction": 2, "spatial_kernel": 3},
+    {"type": "global_avgpool"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+
+
+@pytest.fixture
+def image() -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+
+
+def test_the_gates_are_found_by_name_in_model_order():
+    gates = attention_gates(untrained_bundle(SPEC).model)
+    assert gates == {"se1.gate": "channel", "cbam1.channel_gate": "channel",
+                     "cbam1.spatial_gate": "spatial"}  # fmt: skip
+    assert not has_attention(untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec).model)
+
+
+def test_the_channel_weights_are_the_ones_the_se_block_multiplies_by(image):
+    bundle = untrained_bundle(SPEC, seed=3)
+    result = compute_attention(bundle, image)
+    weights = dict(result.channel)
+    assert weights["se1.gate"].shape == (4,) and weights["cbam1.channel_gate"].shape == (6,)
+    assert all(((w > 0) & (w < 1)).all() for w in weights.values())
+    from models.activations import normalize
+    from models.attribution import prepare_pixels
+
+    x = normalize(prepare_pixels(image, bundle)[0].permute(1, 2, 0).numpy(), bundle)
+    se = bundle.model.se1
+    with torch.no_grad():
+        features = bundle.model.relu1(bundle.model.conv1(x))
+        expected = se.gate(se.fc2(se.relu(se.fc1(features.mean(dim=(2, 3))))))[0]
+    assert np.allclose(weights["se1.gate"], expected.numpy(), atol=1e-6)
+
+
+def test_the_spatial_map_and_grad_cam_have_the_image_size_and_follow_the_class(image):
+    bundle = untrained_bundle(SPEC, seed=3)
+    first = compute_attention(bundle, image, target=0)
+    other = compute_attention(bundle, image, target=2)
+    ((name, spatial),) = first.spatial
+    assert name == "cbam1.spatial_gate" and spatial.shape == (16, 16)
+    assert first.gradcam.shape == (16, 16) and (first.gradcam >= 0).all()
+    assert first.gradcam_layer == "conv2"
+    assert np.array_equal(spatial, other.spatial[0][1])  # the spatial gate ignores the class
+    assert not np.array_equal(first.gradcam, other.gradcam)
+
+
+def test_a_network_without_attention_is_refused_plainly(image):
+    bundle = untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec)
+    with pytest.raises(AttentionError, match="no squeeze-and-excitation or CBAM"):
+        compute_attention(bundle, image)

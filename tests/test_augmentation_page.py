@@ -1,0 +1,89 @@
+"""The Augmentation page driven through AppTest, from app.py."""
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+STEPS = "_augmentation.steps"
+
+
+@pytest.fixture
+def aug_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/augmentation.py").run()
+    assert not at.exception
+    return at
+
+
+def _grid_urls(at: AppTest) -> list[str]:
+    lists = [im.proto for im in at.get("image")]
+    grid = next(p for p in lists if p.imgs and p.imgs[0].caption == "sample 0")
+    return [im.url for im in grid.imgs]
+
+
+def test_the_page_shows_sixteen_samples_and_the_code(aug_page):
+    assert len(_grid_urls(aug_page)) == 16
+    assert "v2.RandomApply([v2.RandomResizedCrop(size=(64, 64)" in aug_page.code[0].value
+
+
+def test_a_new_draw_changes_the_grid_and_the_seed_brings_it_back(aug_page):
+    first = _grid_urls(aug_page)
+    aug_page.button(key="augmentation.new_draw").click().run()
+    assert aug_page.number_input(key="augmentation.seed").value == 1
+    assert _grid_urls(aug_page) != first
+    aug_page.number_input(key="augmentation.seed").set_value(0).run()
+    assert _grid_urls(aug_page) == first
+
+
+def test_steps_can_be_added_reordered_switched_off_and_removed(aug_page):
+    aug_page.selectbox(key="augmentation.add").set_value("Posterize").run()
+    aug_page.button(key="augmentation.add_step").click().run()
+    assert [s[1] for s in aug_page.session_state[STEPS]][-1] == "Posterize"
+    aug_page.button(key="augmentation.s4.up").click().run()
+    names = [s[1] for s in aug_page.session_state[STEPS]]
+    assert names[-2:] == ["Posterize", "Rotation"]
+    aug_page.toggle(key="augmentation.s2.on").set_value(False).run()
+    assert "ColorJitter" not in aug_page.code[0].value
+    aug_page.button(key="augmentation.s0.remove").click().run()
+    assert not aug_page.exception
+    assert "RandomResizedCrop" not in aug_page.code[0].value
+
+
+def test_use_in_training_saves_a_compose_for_the_train_page(aug_page):
+    from torchvision.transforms import v2
+
+    aug_page.button(key="augmentation.use").click().run()
+    assert isinstance(aug_page.session_state["augmentation.pipeline"], v2.Compose)
+    assert aug_page.success
+
+
+def test_switching_every_step_off_says_the_pipeline_is_empty(aug_page):
+    for uid in ("s0", "s1", "s2", "s3"):
+        aug_page.toggle(key=f"augmentation.{uid}.on").set_value(False)
+    aug_page.run()
+    assert not aug_page.exception
+    assert any("empty" in e.value for e in aug_page.error)
+
+
+def test_cutmix_draws_on_a_batch(aug_page):
+    aug_page.radio(key="augmentation.mix").set_value("CutMix").run()
+    assert not aug_page.exception
+    assert any("mix_chart" in c.proto.id for c in aug_page.get("plotly_chart"))
+
+
+def test_the_experiment_trains_both_runs_in_the_background(aug_page):
+    aug_page.slider(key="augmentation.exp_n").set_value(100)
+    aug_page.slider(key="augmentation.exp_epochs").set_value(1)
+    aug_page.button(key="augmentation.train").click().run()
+    assert not aug_page.exception
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        captions = [c.value for c in aug_page.caption]
+        if sum(": finished" in c for c in captions) == 2:
+            break
+        time.sleep(0.5)
+        aug_page.run()
+    assert sum(": finished" in c for c in captions) == 2, captions
+    assert any("experiment_chart" in c.proto.id for c in aug_page.get("plotly_chart"))

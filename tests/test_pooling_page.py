@@ -1,0 +1,58 @@
+"""The Pooling page driven through AppTest, from app.py."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture
+def pooling_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/pooling.py").run()
+    assert not at.exception
+    return at
+
+
+def _size_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Output size"))
+
+
+def test_the_page_opens_with_every_section_drawn(pooling_page):
+    assert pooling_page.title[0].value == "Pooling"
+    keys = {c.proto.id for c in pooling_page.get("plotly_chart")}
+    for part in ("grid_chart", "maps_chart", "global_chart", "pyramid_chart", "shift_chart"):
+        assert any(part in k for k in keys), part
+    assert _size_line(pooling_page) == "**Output size: 48×48** (from 96×96)"
+
+
+def test_a_bigger_window_changes_the_output_size_and_the_formula(pooling_page):
+    pooling_page.slider(key="pooling.window").set_value(4).run()
+    pooling_page.slider(key="pooling.stride").set_value(3).run()
+    assert not pooling_page.exception
+    assert _size_line(pooling_page) == "**Output size: 31×31** (from 96×96)"
+    assert any(r"{96 + 2 \cdot 0 - 4}{3}" in x.value for x in pooling_page.get("latex"))
+
+
+def test_choosing_an_output_cell_names_its_window_and_winner(pooling_page):
+    pooling_page.selectbox(key="pooling.cell").set_value((1, 0)).run()
+    line = next(m.value for m in pooling_page.markdown if m.value.startswith("Output (1, 0)"))
+    assert "the winner is cell" in line
+
+
+def test_lp_with_padding_shows_a_plain_error(pooling_page):
+    pooling_page.radio(key="pooling.mode").set_value("lp")
+    pooling_page.slider(key="pooling.window").set_value(2)
+    pooling_page.slider(key="pooling.padding").set_value(1).run()
+    assert not pooling_page.exception
+    assert "no padding" in pooling_page.error[0].value
+    pooling_page.slider(key="pooling.padding").set_value(0).run()
+    assert not pooling_page.error
+
+
+def test_a_feature_map_of_the_current_model_can_be_pooled(pooling_page):
+    pooling_page.radio(key="pooling.mode").set_value("avg")
+    pooling_page.radio(key="pooling.source").set_value("A feature map of the current model").run()
+    pooling_page.selectbox(key="pooling.layer").set_value("conv2")
+    pooling_page.number_input(key="pooling.channel").set_value(3).run()
+    assert not pooling_page.exception and not pooling_page.error
+    assert "(from 60×60)" in _size_line(pooling_page)
