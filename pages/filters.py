@@ -82,8 +82,6 @@ with histogram:
                "makes some weights clearly larger than the rest.")  # fmt: skip
 with favourite:
     c = st.columns(4)
-    if not 0 <= ss.get("filters.channel", 0) < o:  # a layer with fewer filters was picked
-        ss["filters.channel"] = 0
     channel = c[0].number_input(f"Channel (0–{o - 1})", 0, o - 1, 0, key="filters.channel")
     steps = c[1].slider("Steps", 8, 256, 96, 8, key="filters.steps")
     jitter = c[2].slider("Jitter (pixels)", 0, 8, 2, key="filters.jitter")
