@@ -25,6 +25,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models import convolution as conv  # noqa: E402
+from models import convolution_step as cstep  # noqa: E402
+from models import kernels as kern  # noqa: E402
 from viz import convolution as cviz  # noqa: E402
 
 SIDE = 512
@@ -40,10 +42,10 @@ def sample_image(side: int = SIDE) -> Image.Image:
 
 def image_redraw(image: Image.Image, angle: float) -> int:
     """The "Kernels on your image" tab after a slider move; returns the JSON size."""
-    pixels = conv.image_array(image)
-    kernel = conv.build_kernel(conv.KernelSpec("Gabor", 7, 2.0, angle, 0.25))
-    result = conv.apply_kernel(pixels, kernel, 0.1, True)
-    layer = conv.compute_layer(pixels, [conv.KernelSpec(n, 3) for n in LAYER], True)
+    pixels = kern.image_array(image)
+    kernel = kern.build_kernel(kern.KernelSpec("Gabor", 7, 2.0, angle, 0.25))
+    result = kern.apply_kernel(pixels, kernel, 0.1, True)
+    layer = kern.compute_layer(pixels, [kern.KernelSpec(n, 3) for n in LAYER], True)
     maps = np.concatenate([result.channels, result.summed[None]])
     figures = [cviz.kernel_figure(kernel), cviz.maps_figure(maps, ["r", "g", "b", "sum"]),
                cviz.maps_figure(layer.maps, LAYER)]  # fmt: skip
@@ -52,9 +54,9 @@ def image_redraw(image: Image.Image, angle: float) -> int:
 
 def step_redraw(image: Image.Image, position: int) -> int:
     """The "Step by step" tab after the position slider moves (12×12 crop, 3×3, padding 1)."""
-    grid = conv.image_grid(image, 12, 12)
+    grid = cstep.image_grid(image, 12, 12)
     spec = conv.StepSpec(stride=2, padding=1, dilation=2)
-    step = conv.compute_step(grid, conv.build_kernel(conv.KernelSpec("Sobel x")), spec, position)
+    step = cstep.compute_step(grid, kern.build_kernel(kern.KernelSpec("Sobel x")), spec, position)
     return len(pio.to_json(cviz.step_figure(step), validate=False))
 
 
@@ -74,7 +76,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     image = sample_image()
-    x = torch.from_numpy(conv.image_array(image))[None]  # (1, 3, 512, 512)
+    x = torch.from_numpy(kern.image_array(image))[None]  # (1, 3, 512, 512)
     w = torch.ones(1, 3, 3, 3) / 27
 
     def baseline(_: int) -> None:

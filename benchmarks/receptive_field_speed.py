@@ -19,6 +19,7 @@ import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from models import effective_field as erf  # noqa: E402
 from models import receptive_field as rf  # noqa: E402
 from models.bundle import untrained_bundle  # noqa: E402
 from models.presets import PRESETS  # noqa: E402
@@ -53,9 +54,9 @@ def main() -> None:
             f"ratio {t_rf / t_fwd:5.2f}   {'OK' if t_rf < 2 else 'SLOW'} (< 2 s)"
         )
     bundle = untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec)
-    inputs = rf.sample_inputs(bundle, 16, seed=0)
+    inputs = erf.sample_inputs(bundle, 16, seed=0)
     rf.compute_receptive_fields(bundle.model, bundle.input_shape)  # the page has it cached
-    t_erf = best_of(lambda: rf.compute_effective_field(bundle, "conv4", inputs))
+    t_erf = best_of(lambda: erf.compute_effective_field(bundle, "conv4", inputs))
     t_fwd = best_of(forward(bundle.model, inputs))
     print(
         f"{'TinyVGG ERF x16':20s} effect {t_erf:6.3f} s   forward {t_fwd:6.3f} s   "

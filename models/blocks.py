@@ -50,8 +50,16 @@ def _conv_relu(c_in: int, c_out: int, k: int) -> nn.Sequential:
 class InceptionBlock(nn.Module):
     """Parallel 1x1, 3x3, 5x5 and pool branches, concatenated on channels (Szegedy et al.)."""
 
-    def __init__(self, in_channels: int, out_1x1: int, reduce_3x3: int, out_3x3: int,
-                 reduce_5x5: int, out_5x5: int, pool_proj: int):  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_1x1: int,
+        reduce_3x3: int,
+        out_3x3: int,
+        reduce_5x5: int,
+        out_5x5: int,
+        pool_proj: int,
+    ):
         super().__init__()
         self.branch1 = _conv_relu(in_channels, out_1x1, 1)
         self.branch3 = self._reduced(in_channels, reduce_3x3, out_3x3, 3)

@@ -68,18 +68,28 @@ def build_layer(layer: LayerSpec, in_shape: Shape) -> nn.Module:
     c = in_shape[0]
     match layer:
         case ConvSpec():
-            return nn.Conv2d(c, layer.out_channels, layer.kernel_size, layer.stride,
-                             layer.padding, layer.dilation, layer.groups, layer.bias)  # fmt: skip
+            return nn.Conv2d(
+                c,
+                layer.out_channels,
+                layer.kernel_size,
+                layer.stride,
+                layer.padding,
+                layer.dilation,
+                layer.groups,
+                layer.bias,
+            )
         case ActivationSpec(kind="leaky_relu"):
             return nn.LeakyReLU(layer.negative_slope)
         case ActivationSpec():
             return _ACTIVATIONS[layer.kind]()
         case PoolSpec(mode="max"):
-            return nn.MaxPool2d(layer.kernel_size, layer.step, layer.padding,
-                                ceil_mode=layer.ceil_mode)  # fmt: skip
+            return nn.MaxPool2d(
+                layer.kernel_size, layer.step, layer.padding, ceil_mode=layer.ceil_mode
+            )
         case PoolSpec():
-            return nn.AvgPool2d(layer.kernel_size, layer.step, layer.padding,
-                                ceil_mode=layer.ceil_mode)  # fmt: skip
+            return nn.AvgPool2d(
+                layer.kernel_size, layer.step, layer.padding, ceil_mode=layer.ceil_mode
+            )
         case GlobalPoolSpec():
             return blocks.GlobalPool(layer.mode)
         case BatchNormSpec():
@@ -93,8 +103,15 @@ def build_layer(layer: LayerSpec, in_shape: Shape) -> nn.Module:
         case ResidualSpec():
             return blocks.ResidualBlock(c, layer.out_channels, layer.stride)
         case InceptionSpec():
-            return blocks.InceptionBlock(c, layer.out_1x1, layer.reduce_3x3, layer.out_3x3,
-                                         layer.reduce_5x5, layer.out_5x5, layer.pool_proj)  # fmt: skip
+            return blocks.InceptionBlock(
+                c,
+                layer.out_1x1,
+                layer.reduce_3x3,
+                layer.out_3x3,
+                layer.reduce_5x5,
+                layer.out_5x5,
+                layer.pool_proj,
+            )
         case SqueezeExciteSpec():
             return blocks.SqueezeExcite(c, layer.reduction)
         case CBAMSpec():

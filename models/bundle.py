@@ -38,5 +38,6 @@ def untrained_bundle(spec: NetworkSpec, seed: int = 0) -> ModelBundle:
     n_out = spec.output_shape[0] if len(spec.output_shape) == 1 else 0
     model = build_model(spec, seed=seed).eval()
     names = tuple(f"class {i}" for i in range(n_out))
-    return ModelBundle(model, "untrained network", spec.input_shape, names,
-                       (0.5,) * c, (0.25,) * c, spec)  # fmt: skip
+    return ModelBundle(
+        model, "untrained network", spec.input_shape, names, (0.5,) * c, (0.25,) * c, spec
+    )

@@ -47,12 +47,18 @@ def layer_code(layer: LayerSpec, in_shape: Shape) -> str:
         case ConvSpec():
             pad = repr(layer.padding)
             extra = "".join(
-                f", {k}={v}" for k, v, d in (("dilation", layer.dilation, 1),
-                                             ("groups", layer.groups, 1),
-                                             ("bias", layer.bias, True)) if v != d
-            )  # fmt: skip
-            return (f"nn.Conv2d({c}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
-                    f"stride={layer.stride}, padding={pad}{extra})")  # fmt: skip
+                f", {k}={v}"
+                for k, v, d in (
+                    ("dilation", layer.dilation, 1),
+                    ("groups", layer.groups, 1),
+                    ("bias", layer.bias, True),
+                )
+                if v != d
+            )
+            return (
+                f"nn.Conv2d({c}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+                f"stride={layer.stride}, padding={pad}{extra})"
+            )
         case ActivationSpec(kind="leaky_relu"):
             return f"nn.LeakyReLU({layer.negative_slope})"
         case ActivationSpec():
@@ -76,8 +82,10 @@ def layer_code(layer: LayerSpec, in_shape: Shape) -> str:
             return f"ResidualBlock({c}, {layer.out_channels}, stride={layer.stride})"
         case InceptionSpec():
             a = layer
-            return (f"InceptionBlock({c}, {a.out_1x1}, {a.reduce_3x3}, {a.out_3x3}, "
-                    f"{a.reduce_5x5}, {a.out_5x5}, {a.pool_proj})")  # fmt: skip
+            return (
+                f"InceptionBlock({c}, {a.out_1x1}, {a.reduce_3x3}, {a.out_3x3}, "
+                f"{a.reduce_5x5}, {a.out_5x5}, {a.pool_proj})"
+            )
         case SqueezeExciteSpec():
             return f"SqueezeExcite({c}, reduction={layer.reduction})"
         case CBAMSpec():
@@ -106,14 +114,25 @@ def to_pytorch_code(spec: NetworkSpec, class_name: str = "Net") -> str:
         "",
     ]
     lines += ["\n" + inspect.getsource(obj) for obj in helpers]
-    lines += ["", f"class {class_name}(nn.Module):", "    def __init__(self):",
-              "        super().__init__()"]  # fmt: skip
+    lines += [
+        "",
+        f"class {class_name}(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+    ]
     for name, layer, shape in zip(names, spec.layers, shapes):
         lines.append(f"        self.{name} = {layer_code(layer, shape)}")
     lines += ["", "    def forward(self, x):  " + _shape_comment(spec.input_shape)]
     for name, shape in zip(names, shapes[1:]):
         lines.append(f"        x = self.{name}(x)  {_shape_comment(shape)}")
-    lines += ["        return x", "", "", "if __name__ == '__main__':", f"    model = {class_name}()",
-              f"    x = torch.randn(1, {', '.join(map(str, spec.input_shape))})",
-              "    print(model(x).shape)", ""]  # fmt: skip
+    lines += [
+        "        return x",
+        "",
+        "",
+        "if __name__ == '__main__':",
+        f"    model = {class_name}()",
+        f"    x = torch.randn(1, {', '.join(map(str, spec.input_shape))})",
+        "    print(model(x).shape)",
+        "",
+    ]
     return "\n".join(lines)

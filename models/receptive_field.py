@@ -1,14 +1,8 @@
 """Receptive fields of any CNN: which input pixels each unit can see, by tracing its graph.
 
-The recurrences are those of Araujo, Norris and Sim, "Computing Receptive Fields of
-Convolutional Neural Networks" (Distill, 2019). For a layer with kernel k, stride s, padding p
-and dilation d, after a field of size r, jump j and start u (centre of the first unit, in input
-pixels):  r' = r + (k − 1)·d·j,  j' = j·s,  u' = u + ((k − 1)·d / 2 − p)·j.
-
-The model is traced with torch.fx and run once on meta tensors (shapes, no values) to learn
-every tensor's shape. Where
-paths join (residual additions, inception concatenations) the joined field is the union of the
-paths' fields, so the widest path decides, as the article does for branched networks.
+models/field_tracer.py follows the fields through the model's torch.fx graph with the
+recurrences of Araujo, Norris and Sim (Distill, 2019); this module runs it, keeps the results
+per model and answers questions about them.
 
 Conventions, so that every answer has a meaning:
 - a module whose output has no spatial axes (global pooling, flatten, dense layers) covers the
@@ -24,25 +18,18 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import fx, nn
 
-from models.bundle import ModelBundle, untrained_bundle
+from models.bundle import ModelBundle
+from models.field_tracer import Field, FieldTracer, ReceptiveFieldError
 from models.geometry import analyze
 from models.spec import NetworkSpec
-
-Axis = tuple[float, float, float]  # (size, jump, start) along one axis
-
-
-class ReceptiveFieldError(ValueError):
-    """A network whose receptive field cannot be followed, with a reason a user can read."""
 
 
 @dataclass(frozen=True)
@@ -75,180 +62,11 @@ class RFInfo:
         return round(cy - hy), round(cy + hy), round(cx - hx), round(cx + hx)
 
 
-@dataclass(frozen=True)
-class _Field:
-    rows: Axis
-    cols: Axis
-    whole: bool = False
-
-
 _TRACE_LOCK = threading.Lock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {shape: fields}
-_POINT = _Field((1, 1, 0.0), (1, 1, 0.0))
-_POOLS = (nn.MaxPool2d, nn.AvgPool2d)
-_ADAPTIVE = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-_POOL_FNS = {F.max_pool2d, F.avg_pool2d, torch.max_pool2d}
-_ADAPTIVE_FNS = {F.adaptive_avg_pool2d, F.adaptive_max_pool2d}
-_SHAPE_ONLY = (  # modules that keep the shape; skipped when the graph runs on meta tensors
-    nn.modules.batchnorm._BatchNorm,
-    nn.modules.instancenorm._InstanceNorm,
-    nn.GroupNorm,
-    nn.LayerNorm,
-    nn.PReLU,
-    nn.Dropout,
-    nn.Dropout2d,
-)
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
-def _grow(axis: Axis, kernel: int, stride: int, pad: float, dilation: int = 1) -> Axis:
-    size, jump, start = axis
-    span = dilation * (kernel - 1)
-    return size + span * jump, jump * stride, start + (span / 2 - pad) * jump
-
-
-def _window(field: _Field, k, s, p, d=1) -> _Field:
-    (k, s, d) = (_pair(k), _pair(s), _pair(d))
-    p = _pair(p)
-    return _Field(
-        *(_grow(a, k[i], s[i], p[i], d[i]) for i, a in enumerate((field.rows, field.cols)))
-    )
-
-
-def _conv_padding(conv: nn.Conv2d) -> tuple[int, int]:
-    if conv.padding == "same":  # PyTorch puts the smaller half on the left/top
-        return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation, strict=True))  # type: ignore
-    return (0, 0) if conv.padding == "valid" else _pair(conv.padding)
-
-
-def _adaptive(field: _Field, size_in: tuple[int, int], size_out: tuple[int, int]) -> _Field:
-    """Adaptive pooling as a plain window: exact when the sizes divide, else the widest window."""
-    if size_out == (1, 1):
-        return _Field(field.rows, field.cols, whole=True)
-    stride = [max(1, i // o) for i, o in zip(size_in, size_out, strict=True)]
-    kernel = [i - (o - 1) * s for i, o, s in zip(size_in, size_out, stride, strict=True)]
-    return _window(field, kernel, stride, 0)
-
-
-def _union(fields: list[_Field]) -> _Field:
-    """Join paths: the smallest window that holds every path's window for the same unit."""
-
-    def join(axes: list[Axis]) -> Axis:
-        lo = min(a[2] - (a[0] - 1) / 2 for a in axes)
-        hi = max(a[2] + (a[0] - 1) / 2 for a in axes)
-        return hi - lo + 1, max(a[1] for a in axes), (lo + hi) / 2
-
-    return _Field(join([f.rows for f in fields]), join([f.cols for f in fields]))
-
-
-class _FieldTracer(fx.Interpreter):
-    """Runs the traced graph on zeros and carries a field alongside every tensor."""
-
-    def __init__(self, graph_module: fx.GraphModule):
-        super().__init__(graph_module)
-        self.fields: dict[fx.Node, _Field | None] = {}
-        self.shapes: dict[fx.Node, tuple[int, ...] | None] = {}
-
-    def run_node(self, n: fx.Node):
-        out = super().run_node(n)
-        self.shapes[n] = tuple(out.shape) if isinstance(out, torch.Tensor) else None
-        self.fields[n] = _POINT if n.op == "placeholder" else self._field(n, out)
-        return out
-
-    def call_module(self, target, args, kwargs):
-        """Run a module on meta tensors: shapes only, no arithmetic, the model untouched."""
-        module, x = self.fetch_attr(target), args[0]
-        if isinstance(module, _SHAPE_ONLY):
-            return x  # shape-preserving; a model in training mode keeps its statistics
-        if isinstance(module, nn.Conv2d):
-            weight = module.weight.to("meta")
-            return F.conv2d(
-                x, weight, None, module.stride, module.padding, module.dilation, module.groups
-            )
-        if isinstance(module, nn.Linear):
-            return F.linear(x, module.weight.to("meta"))
-        if next(module.parameters(), None) is None and next(module.buffers(), None) is None:
-            return module(*args, **kwargs)
-        kind = type(module).__name__
-        raise ReceptiveFieldError(
-            f"cannot follow the field through {target} ({kind}), a layer "
-            "with weights that this tool does not know"
-        )
-
-    def get_attr(self, target, args, kwargs):
-        value = super().get_attr(target, args, kwargs)
-        return value.to("meta") if isinstance(value, torch.Tensor) else value
-
-    def _inputs(self, n: fx.Node) -> list[fx.Node]:
-        found: list[fx.Node] = []
-        fx.node.map_arg((n.args, n.kwargs), lambda a: found.append(a) or a)
-        return [a for a in found if self.fields.get(a) is not None]
-
-    def _field(self, n: fx.Node, out) -> _Field | None:
-        inputs = self._inputs(n)
-        if not inputs:
-            return None
-        if isinstance(out, torch.Tensor) and out.dim() != 4:
-            return replace(self.fields[inputs[0]], whole=True)  # no spatial axes left
-        grown = self._spatial_op(n, inputs[0], out) if isinstance(out, torch.Tensor) else None
-        return grown if grown is not None else self._merge(n, inputs, out)
-
-    def _spatial_op(self, n: fx.Node, first: fx.Node, out: torch.Tensor) -> _Field | None:
-        field, shape_in = self.fields[first], self.shapes[first]
-        if field.whole or shape_in is None or len(shape_in) != 4:
-            return None
-        op = self.fetch_attr(n.target) if n.op == "call_module" else n.target
-        if isinstance(op, nn.Conv2d):
-            return _window(field, op.kernel_size, op.stride, _conv_padding(op), op.dilation)
-        if isinstance(op, _POOLS):
-            d = getattr(op, "dilation", 1)
-            return _window(field, op.kernel_size, op.stride, op.padding, d)
-        if isinstance(op, _ADAPTIVE) or op in _ADAPTIVE_FNS:
-            return _adaptive(field, shape_in[2:], tuple(out.shape[2:]))
-        if op in _POOL_FNS or op is F.conv2d:
-            return self._functional(n, field, op)
-        return None
-
-    def _functional(self, n: fx.Node, field: _Field, op) -> _Field:
-        names = (
-            ("kernel_size", "stride", "padding")
-            if op in _POOL_FNS
-            else ("weight", "bias", "stride", "padding", "dilation")
-        )
-        given = dict(zip(names, n.args[1:], strict=False)) | dict(n.kwargs)
-        if op is F.conv2d:
-            kernel = tuple(self.shapes[given["weight"]][2:])
-            stride, pad = given.get("stride", 1), given.get("padding", 0)
-            return _window(field, kernel, stride, pad, given.get("dilation", 1))
-        kernel = given["kernel_size"]
-        stride = given.get("stride") or kernel  # PyTorch: no stride means the kernel size
-        return _window(field, kernel, stride, given.get("padding", 0))
-
-    def _merge(self, n: fx.Node, inputs: list[fx.Node], out) -> _Field:
-        spatial = [a for a in inputs if not self.fields[a].whole]
-        if not spatial:
-            return replace(self.fields[inputs[0]], whole=True)
-        if not isinstance(out, torch.Tensor):
-            return _union([self.fields[a] for a in spatial])
-        same = [a for a in spatial if self._hw(a) == tuple(out.shape[2:])]
-        others = [a for a in spatial if a not in same and self._hw(a) not in ((1, 1), None)]
-        if others or not same:
-            what = n.target if n.op == "call_module" else getattr(n.target, "__name__", n.target)
-            raise ReceptiveFieldError(
-                f"cannot follow the receptive field through {what!s}: it changes the size of "
-                "the feature map in a way this tool does not know"
-            )
-        return _union([self.fields[a] for a in same])
-
-    def _hw(self, node: fx.Node) -> tuple[int, ...] | None:
-        shape = self.shapes[node]
-        return shape[2:] if shape is not None and len(shape) == 4 else None
-
-
-def _info(field: _Field, shape: tuple[int, ...] | None, input_hw: tuple[int, int]) -> RFInfo:
+def _info(field: Field, shape: tuple[int, ...] | None, input_hw: tuple[int, int]) -> RFInfo:
     if field.whole or shape is None or len(shape) != 4:
         h, w = input_hw
         return RFInfo(h, h, (h - 1) / 2, w, w, (w - 1) / 2, None, True)
@@ -279,7 +97,7 @@ def _trace_fields(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, R
         graph_module = fx.symbolic_trace(model)
     except Exception as err:  # fx raises many kinds of errors on dynamic control flow
         raise ReceptiveFieldError(f"this network cannot be traced with torch.fx: {err}") from None
-    tracer = _FieldTracer(graph_module)
+    tracer = FieldTracer(graph_module)
     with torch.no_grad():
         tracer.run(torch.zeros(1, *input_shape, device="meta"))
     fields: dict[str, RFInfo] = {}
@@ -378,149 +196,3 @@ def input_preview(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
     mode = "L" if bundle.input_shape[0] == 1 else "RGB"
     small = image.convert(mode).resize((w, h), Image.Resampling.BILINEAR).convert("RGB")
     return np.asarray(small, dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class EffectiveField:
-    """The effective receptive field of one unit (Luo et al., NeurIPS 2016).
-
-    `grad` is |∂ unit / ∂ input| summed over channels and averaged over the images, (H, W).
-    `shares[i]` is the part of its total inside the centred square of side `sides[i]`.
-    """
-
-    layer: str
-    unit: tuple[int, int]
-    grad: np.ndarray  # (H, W)
-    sides: tuple[int, ...]
-    shares: tuple[float, ...]
-    info: RFInfo
-
-
-def image_batch(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
-    """The image resized to the network input and normalised as the model expects: (1, C, H, W)."""
-    c, h, w = bundle.input_shape
-    pixels = image.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
-    x = torch.from_numpy(np.asarray(pixels, dtype=np.float32).copy() / 255.0)
-    x = x[None] if c == 1 else x.permute(2, 0, 1)[:c]  # (C, H, W)
-    mean, std = torch.tensor(bundle.mean)[:, None, None], torch.tensor(bundle.std)[:, None, None]
-    return ((x - mean) / std)[None]
-
-
-def sample_inputs(bundle: ModelBundle, n: int, seed: int, image: Image.Image | None = None):
-    """n inputs for averaging: random crops of `image` (flipped at random), or noise if None."""
-    gen = torch.Generator().manual_seed(seed)
-    c, h, w = bundle.input_shape
-    if image is None:
-        return torch.randn(n, c, h, w, generator=gen)
-    crops = []
-    for _ in range(n):
-        scale = 0.6 + 0.4 * torch.rand(1, generator=gen).item()
-        cw, ch = max(1, int(image.width * scale)), max(1, int(image.height * scale))
-        x0 = int(torch.randint(0, image.width - cw + 1, (1,), generator=gen))
-        y0 = int(torch.randint(0, image.height - ch + 1, (1,), generator=gen))
-        crop = image_batch(image.crop((x0, y0, x0 + cw, y0 + ch)), bundle)
-        crops.append(crop.flip(-1) if torch.rand(1, generator=gen).item() < 0.5 else crop)
-    return torch.cat(crops)
-
-
-class _Captured(Exception):
-    """Raised by the hook to stop the forward pass once the chosen layer has run."""
-
-
-@contextmanager
-def _capture(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
-    """A forward hook that keeps `layer`'s output and stops the pass; removed on exit."""
-    modules = dict(model.named_modules())
-    if layer not in modules:
-        raise ReceptiveFieldError(f"this network has no layer named {layer!r}")
-    kept: list[torch.Tensor] = []
-
-    def hook(_module, _inputs, output):
-        kept.append(output)
-        raise _Captured
-
-    handle = modules[layer].register_forward_hook(hook)
-    try:
-        yield kept
-    finally:
-        handle.remove()
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
-def _layer_output(bundle: ModelBundle, layer: str, x: torch.Tensor) -> torch.Tensor:
-    """The layer's output for x, with the graph back to x; call with the bundle's lock held."""
-    with _capture(bundle.model, layer) as kept, _eval_mode(bundle.model), suppress(_Captured):
-        bundle.model(x)
-    if not kept or kept[0].dim() != 4:
-        raise ReceptiveFieldError(f"{layer} has no feature map (it is after flatten or pooling)")
-    return kept[0]
-
-
-def capture_feature_map(bundle: ModelBundle, layer: str, image: Image.Image) -> np.ndarray:
-    """Mean |activation| over channels of `layer` for the image: (h, w), to pick units on."""
-    with bundle.lock, torch.no_grad():
-        x = image_batch(image, bundle).to(next(bundle.model.parameters()).device)
-        out = _layer_output(bundle, layer, x)
-    return out[0].abs().mean(0).cpu().numpy()
-
-
-def _mass_shares(grad: np.ndarray, centre: tuple[int, int]) -> tuple[tuple, tuple]:
-    grad, (h, w) = grad.astype(np.float64), grad.shape  # float64: shares that never shrink
-    cy, cx = min(max(centre[0], 0), h - 1), min(max(centre[1], 0), w - 1)
-    reach = max(cy, h - 1 - cy, cx, w - 1 - cx)
-    total = float(grad.sum()) or 1.0
-    sides, shares = [], []
-    for r in range(reach + 1):
-        square = grad[max(cy - r, 0) : cy + r + 1, max(cx - r, 0) : cx + r + 1]
-        sides.append(2 * r + 1)
-        shares.append(float(square.sum()) / total)
-    return tuple(sides), tuple(shares)
-
-
-def compute_effective_field(
-    bundle: ModelBundle, layer: str, inputs: torch.Tensor, unit: tuple[int, int] | None = None
-) -> EffectiveField:
-    """Average |gradient| of one unit (the centre one by default) over a batch of inputs.
-
-    Holds `bundle.lock`; the model runs in eval mode (its mode is restored) and no parameter
-    gradient is kept, so a shared model is left as it was.
-    """
-    device = next(bundle.model.parameters()).device
-    x = inputs.detach().to(device).clone().requires_grad_(True)
-    with bundle.lock:
-        out = _layer_output(bundle, layer, x)  # (N, K, h, w)
-        h, w = out.shape[2:]
-        r, c = unit if unit is not None else (h // 2, w // 2)
-        if not (0 <= r < h and 0 <= c < w):
-            raise ReceptiveFieldError(f"unit ({r}, {c}) is outside {layer}'s {h}×{w} map")
-        (grad,) = torch.autograd.grad(out[:, :, r, c].sum(), x)
-    heat = grad.abs().sum(1).mean(0).cpu().numpy()  # (H, W)
-    info = compute_receptive_fields(bundle.model, bundle.input_shape)[layer]
-    top, bottom, left, right = info.box(r, c)
-    sides, shares = _mass_shares(heat, ((top + bottom) // 2, (left + right) // 2))
-    return EffectiveField(layer, (r, c), heat, sides, shares, info)
-
-
-def compare_effective_fields(
-    bundle: ModelBundle, layer: str, inputs: torch.Tensor, seed: int = 0
-) -> tuple[EffectiveField, EffectiveField | None]:
-    """The effective field with the bundle's weights, and with fresh ones when it is trained."""
-    mine = compute_effective_field(bundle, layer, inputs)
-    if not bundle.trained or bundle.spec is None:
-        return mine, None
-    fresh = untrained_bundle(bundle.spec, seed)
-    return mine, compute_effective_field(fresh, layer, inputs, mine.unit)
-
-
-def effective_field_csv(result: EffectiveField) -> str:
-    """The averaged gradient map as CSV, one row of pixels per line."""
-    return "\n".join(",".join(f"{v:.6g}" for v in row) for row in result.grad)

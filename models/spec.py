@@ -126,7 +126,9 @@ class ConvSpec(LayerSpec):
             )
         if self.padding == "same":
             return (self.out_channels, h, w)
-        oh, ow = (conv_out(s, self.kernel_size, self.stride, self.pad, self.dilation) for s in (h, w))
+        oh, ow = (
+            conv_out(s, self.kernel_size, self.stride, self.pad, self.dilation) for s in (h, w)
+        )
         _check_side("conv", oh, ow)
         return (self.out_channels, oh, ow)
 

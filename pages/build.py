@@ -46,34 +46,55 @@ if upload is not None and ss.get("build.upload_id") != upload.file_id:
         st.rerun()
     except SpecError as err:
         st.error(f"{upload.name} is not a network CNN Lab can build: {err}")
-top[3].download_button("Download JSON", current.to_json(), "network.json", "application/json",
-                       key="build.download_json")  # fmt: skip
-top[3].download_button("Download PyTorch code", to_pytorch_code(current), "network.py",
-                       "text/x-python", key="build.download_code")  # fmt: skip
+top[3].download_button(
+    "Download JSON",
+    current.to_json(),
+    "network.json",
+    "application/json",
+    key="build.download_json",
+)
+top[3].download_button(
+    "Download PyTorch code",
+    to_pytorch_code(current),
+    "network.py",
+    "text/x-python",
+    key="build.download_code",
+)
 
 picture = st.container()
 edit_col, view_col = st.columns([2, 3], gap="large")
 with edit_col:
     st.subheader("Layers")
     st.caption("Input: channels × height × width")
-    c, h, w = (col.number_input(lbl, value=int(v), step=1, key=f"build.{version}.in{i}")
-               for i, (col, lbl, v) in enumerate(zip(st.columns(3), ("channels", "height", "width"),
-                                                     draft["input"])))  # fmt: skip
+    c, h, w = (
+        col.number_input(lbl, value=int(v), step=1, key=f"build.{version}.in{i}")
+        for i, (col, lbl, v) in enumerate(
+            zip(st.columns(3), ("channels", "height", "width"), draft["input"])
+        )
+    )
     layers = draft["layers"]
     labels = [build_panels.layer_label(i, ly) for i, ly in enumerate(layers)]
     sel = ss.get("build.selected", 0) if layers else None
     if layers:
-        sel = st.selectbox("Selected layer", range(len(layers)), index=min(sel, len(layers) - 1),
-                           format_func=labels.__getitem__, key=f"build.{version}.selected")  # fmt: skip
+        sel = st.selectbox(
+            "Selected layer",
+            range(len(layers)),
+            index=min(sel, len(layers) - 1),
+            format_func=labels.__getitem__,
+            key=f"build.{version}.selected",
+        )
         ss["build.selected"] = sel
         edited = build_panels.edit_layer(layers[sel], f"build.{version}.{sel}")
         layers = layers[:sel] + [edited] + layers[sel + 1 :]
         move = st.columns(3)
         if move[0].button("Move up", key="build.up", disabled=sel == 0, width="stretch"):
-            restructure(layers[: sel - 1] + [layers[sel], layers[sel - 1]] + layers[sel + 1 :], sel - 1)
+            restructure(
+                layers[: sel - 1] + [layers[sel], layers[sel - 1]] + layers[sel + 1 :], sel - 1
+            )
             st.rerun()
-        if move[1].button("Move down", key="build.down", disabled=sel == len(layers) - 1,
-                          width="stretch"):  # fmt: skip
+        if move[1].button(
+            "Move down", key="build.down", disabled=sel == len(layers) - 1, width="stretch"
+        ):
             restructure(layers[:sel] + [layers[sel + 1], layers[sel]] + layers[sel + 2 :], sel + 1)
             st.rerun()
         if move[2].button("Remove", key="build.remove", width="stretch"):
@@ -99,8 +120,10 @@ with edit_col:
 
 infos = analyze(current)
 pick = min(ss.get("build.selected", 0), len(infos) - 1) if infos else None
-picture.plotly_chart(network_figure(infos, current.input_shape, None if pick is None else pick + 1),
-                     key="build.figure")  # fmt: skip
+picture.plotly_chart(
+    network_figure(infos, current.input_shape, None if pick is None else pick + 1),
+    key="build.figure",
+)
 with view_col:
     total_params, total_macs = sum(i.params for i in infos), sum(i.macs for i in infos)
     m = st.columns(3)
@@ -108,8 +131,14 @@ with view_col:
     m[1].metric("Multiply-accumulates", f"{total_macs:,}")
     m[2].metric("Output", " × ".join(map(str, current.output_shape)))
     number = st.column_config.NumberColumn(format="localized")
-    st.dataframe(layer_rows(infos), hide_index=True, key="build.table", width="stretch",
-                 column_config={"parameters": number, "MACs": number}, height=420)  # fmt: skip
+    st.dataframe(
+        layer_rows(infos),
+        hide_index=True,
+        key="build.table",
+        width="stretch",
+        column_config={"parameters": number, "MACs": number},
+        height=420,
+    )
 
 if infos:
     info = infos[pick]

@@ -59,12 +59,27 @@ def test_exported_code_runs_and_matches_build_model(name):
 
 
 def test_exported_code_keeps_unusual_settings():
-    spec = NetworkSpec.from_dict({"input": [4, 9, 9], "layers": [
-        {"type": "conv", "out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 2,
-         "groups": 2, "bias": False},
-        {"type": "leaky_relu", "negative_slope": 0.2},
-        {"type": "avgpool", "kernel_size": 2, "ceil_mode": True}, {"type": "global_maxpool"},
-        {"type": "batchnorm"}, {"type": "linear", "out_features": 3, "bias": False}]})  # fmt: skip
+    spec = NetworkSpec.from_dict(
+        {
+            "input": [4, 9, 9],
+            "layers": [
+                {
+                    "type": "conv",
+                    "out_channels": 4,
+                    "kernel_size": 4,
+                    "padding": "same",
+                    "dilation": 2,
+                    "groups": 2,
+                    "bias": False,
+                },
+                {"type": "leaky_relu", "negative_slope": 0.2},
+                {"type": "avgpool", "kernel_size": 2, "ceil_mode": True},
+                {"type": "global_maxpool"},
+                {"type": "batchnorm"},
+                {"type": "linear", "out_features": 3, "bias": False},
+            ],
+        }
+    )
     namespace: dict = {}
     exec(compile(to_pytorch_code(spec), "network.py", "exec"), namespace)
     built = build_model(spec).eval()
@@ -75,15 +90,26 @@ def test_exported_code_keeps_unusual_settings():
 
 
 def test_receptive_fields_of_worked_examples():
-    three = NetworkSpec.from_dict({"input": [1, 32, 32], "layers": [
-        {"type": "conv", "out_channels": 1}] * 3})  # fmt: skip
+    three = NetworkSpec.from_dict(
+        {"input": [1, 32, 32], "layers": [{"type": "conv", "out_channels": 1}] * 3}
+    )
     assert [i.rf.size for i in analyze(three)] == [3, 5, 7]
-    dilated = NetworkSpec.from_dict({"input": [1, 32, 32], "layers": [
-        {"type": "conv", "out_channels": 1, "dilation": d} for d in (1, 2, 4)]})  # fmt: skip
+    dilated = NetworkSpec.from_dict(
+        {
+            "input": [1, 32, 32],
+            "layers": [{"type": "conv", "out_channels": 1, "dilation": d} for d in (1, 2, 4)],
+        }
+    )
     assert analyze(dilated)[-1].rf.size == 15
-    stem = NetworkSpec.from_dict({"input": [3, 64, 64], "layers": [
-        {"type": "conv", "out_channels": 8, "kernel_size": 7, "stride": 2, "padding": 3},
-        {"type": "maxpool", "kernel_size": 3, "stride": 2, "padding": 1}]})  # fmt: skip
+    stem = NetworkSpec.from_dict(
+        {
+            "input": [3, 64, 64],
+            "layers": [
+                {"type": "conv", "out_channels": 8, "kernel_size": 7, "stride": 2, "padding": 3},
+                {"type": "maxpool", "kernel_size": 3, "stride": 2, "padding": 1},
+            ],
+        }
+    )
     rf = analyze(stem)[-1].rf
     assert (rf.size, rf.jump) == (11, 4)
 
@@ -96,7 +122,13 @@ def test_the_naive_formula_is_flagged_when_it_gives_a_fraction():
 
 
 def test_unread_pixels_agree_with_the_gradient_of_a_strided_conv():
-    for size, k, s, p in [(7, 3, 2, 0), (10, 3, 3, 1), (9, 4, 3, 0), (6, 3, 2, 1), (11, 4, 4, 1)]:  # stride ≤ kernel: no gaps
+    for size, k, s, p in [
+        (7, 3, 2, 0),
+        (10, 3, 3, 1),
+        (9, 4, 3, 0),
+        (6, 3, 2, 1),
+        (11, 4, 4, 1),
+    ]:  # stride ≤ kernel: no gaps
         x = torch.ones(1, 1, size, size, requires_grad=True)
         torch.nn.functional.conv2d(x, torch.ones(1, 1, k, k), stride=s, padding=p).sum().backward()
         untouched_rows = int((x.grad[0, 0, :, 0] == 0).sum())

@@ -33,8 +33,10 @@ def test_every_preset_can_be_loaded(build_page, name):
     build_page.selectbox(key="build.preset").select(name).run()
     build_page.button(key="build.load").click().run()
     assert not build_page.exception
-    total = sum(p.numel() for p in __import__("models.build").build.build_model(
-        PRESETS[name].spec).parameters())  # fmt: skip
+    total = sum(
+        p.numel()
+        for p in __import__("models.build").build.build_model(PRESETS[name].spec).parameters()
+    )
     assert _metric(build_page, "Parameters") == f"{total:,}"
     assert build_page.session_state["network"] == PRESETS[name].spec
 

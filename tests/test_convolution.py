@@ -12,6 +12,8 @@ from PIL import Image
 from torch import nn
 
 from models import convolution as conv
+from models import convolution_step as cstep
+from models import kernels as kern
 from viz import convolution as cviz
 
 
@@ -42,7 +44,7 @@ def test_every_step_sum_equals_the_torch_output_cell(case):
     if report.problem:
         return
     for position in range(report.rows.exact * report.cols.exact):
-        step = conv.compute_step(grid, kernel, spec, position)
+        step = cstep.compute_step(grid, kernel, spec, position)
         assert step.total == pytest.approx(step.output[step.row, step.col], abs=1e-9)
     assert step.output.shape == (report.rows.exact, report.cols.exact)
 
@@ -53,7 +55,7 @@ def test_output_size_agrees_with_torch_or_says_why_there_is_none(case):
     spec, grid, kernel = case
     report = conv.compute_output_size(grid.shape, kernel.shape[0], spec)
     try:
-        shape = conv.torch_output(grid, kernel, spec).shape
+        shape = cstep.torch_output(grid, kernel, spec).shape
     except RuntimeError:
         shape = None
     if report.problem:
@@ -115,8 +117,8 @@ def test_the_formula_shows_the_users_numbers():
 @pytest.mark.parametrize("name", list(conv.CASES))
 def test_every_conv_arithmetic_case_runs_and_transposed_cases_restore_the_input_size(name):
     case = conv.CASES[name]
-    grid = conv.random_grid(case.side, case.side, 1)
-    step = conv.compute_step(grid, np.ones((case.kernel_size,) * 2), case.spec, 0)
+    grid = cstep.random_grid(case.side, case.side, 1)
+    step = cstep.compute_step(grid, np.ones((case.kernel_size,) * 2), case.spec, 0)
     assert step.total == pytest.approx(step.output[0, 0])
     if case.spec.transposed:
         forward = conv.CASES[name.removesuffix(", transposed")]
@@ -131,7 +133,7 @@ def test_padding_and_inserted_zeros_are_marked_on_the_canvas():
 
 
 def test_a_dilated_window_reads_only_every_dth_cell():
-    step = conv.compute_step(
+    step = cstep.compute_step(
         np.arange(49.0).reshape(7, 7), np.ones((3, 3)), conv.StepSpec(dilation=2), 4
     )
     assert list(step.tap_rows) == [1, 3, 5] and list(step.tap_cols) == [1, 3, 5]
@@ -155,7 +157,7 @@ def test_impossible_settings_are_refused_with_a_reason(bad):
 
 def test_a_kernel_too_big_for_the_input_gives_a_clear_error_not_a_crash():
     with pytest.raises(conv.ConvolutionError, match="smaller than 1×1"):
-        conv.compute_step(np.ones((4, 4)), np.ones((7, 7)), conv.StepSpec(), 0)
+        cstep.compute_step(np.ones((4, 4)), np.ones((7, 7)), conv.StepSpec(), 0)
 
 
 @pytest.mark.parametrize(
@@ -169,27 +171,27 @@ def test_a_kernel_too_big_for_the_input_gives_a_clear_error_not_a_crash():
 )
 def test_bad_numbers_are_refused_with_a_reason(grid, kernel):
     with pytest.raises(conv.ConvolutionError):
-        conv.compute_step(grid, kernel, conv.StepSpec(), 0)
+        cstep.compute_step(grid, kernel, conv.StepSpec(), 0)
 
 
 def test_the_step_equation_lists_each_product_and_the_bias():
-    step = conv.compute_step(
+    step = cstep.compute_step(
         np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1, -1], [2, 0]]), conv.StepSpec(bias=0.5), 0
     )
-    assert conv.step_latex(step, 0.5) == r"1\cdot1 + 2\cdot(-1) + 3\cdot2 + 4\cdot0 + 0.5 = 5.5"
+    assert cstep.step_latex(step, 0.5) == r"1\cdot1 + 2\cdot(-1) + 3\cdot2 + 4\cdot0 + 0.5 = 5.5"
 
 
 def test_input_grids_are_reproducible_and_in_range():
-    assert np.array_equal(conv.random_grid(4, 6, 3), conv.random_grid(4, 6, 3))
+    assert np.array_equal(cstep.random_grid(4, 6, 3), cstep.random_grid(4, 6, 3))
     image = Image.fromarray(np.tile(np.arange(0, 256, 4, dtype=np.uint8), (48, 1)))
-    grid = conv.image_grid(image.convert("RGB"), 5, 8)
+    grid = cstep.image_grid(image.convert("RGB"), 5, 8)
     assert grid.shape == (5, 8) and grid.min() >= 0 and grid.max() <= 9
     assert (np.diff(grid, axis=1) >= 0).all()  # a left-to-right ramp stays a ramp
 
 
 def test_dilated_stack_paths_match_autograd_through_real_conv_layers():
     rates, k = (1, 2, 2), 3
-    stack = conv.compute_dilated_stack(k, rates)
+    stack = kern.compute_dilated_stack(k, rates)
     layers = [nn.Conv2d(1, 1, k, dilation=r, bias=False) for r in rates]
     for layer in layers:
         nn.init.ones_(layer.weight)
@@ -199,36 +201,36 @@ def test_dilated_stack_paths_match_autograd_through_real_conv_layers():
 
 
 def test_rates_1_2_4_8_grow_the_field_to_31_and_repeated_rates_leave_holes():
-    stack = conv.compute_dilated_stack(3, conv.parse_rates("1, 2, 4, 8"))
+    stack = kern.compute_dilated_stack(3, kern.parse_rates("1, 2, 4, 8"))
     assert stack.fields == (3, 7, 15, 31) and stack.plain_fields == (3, 5, 7, 9)
     assert stack.seen_share == 1.0
-    assert conv.compute_dilated_stack(3, (2, 2, 2)).seen_share < 0.3
+    assert kern.compute_dilated_stack(3, (2, 2, 2)).seen_share < 0.3
 
 
 @pytest.mark.parametrize("text", ["", "1, x", "0", "1 2 3 4 5 6 7 8 9", "99"])
 def test_badly_typed_rates_are_refused(text):
     with pytest.raises(conv.ConvolutionError):
-        conv.parse_rates(text)
+        kern.parse_rates(text)
 
 
 def test_footprint_and_effective_size():
-    mask = conv.dilated_footprint(3, 4)
-    assert mask.shape == (9, 9) == (conv.effective_size(3, 4),) * 2 and mask.sum() == 9
+    mask = kern.dilated_footprint(3, 4)
+    assert mask.shape == (9, 9) == (kern.effective_size(3, 4),) * 2 and mask.sum() == 9
 
 
-@pytest.mark.parametrize("name", list(conv.KERNELS))
+@pytest.mark.parametrize("name", list(kern.KERNELS))
 @pytest.mark.parametrize("size", [3, 5, 7])
 def test_every_kernel_preset_builds_at_every_size(name, size):
-    kernel = conv.build_kernel(conv.KernelSpec(name, size))
+    kernel = kern.build_kernel(kern.KernelSpec(name, size))
     assert kernel.shape == (size, size) and np.isfinite(kernel).all()
 
 
 def test_kernel_presets_have_their_defining_sums():
-    assert conv.build_kernel(conv.KernelSpec("Gaussian", 5)).sum() == pytest.approx(1)
-    assert conv.build_kernel(conv.KernelSpec("Gabor", 7, 2, 30, 0.2)).sum() == pytest.approx(0)
-    assert conv.build_kernel(conv.KernelSpec("Laplacian", 3)).sum() == 0
+    assert kern.build_kernel(kern.KernelSpec("Gaussian", 5)).sum() == pytest.approx(1)
+    assert kern.build_kernel(kern.KernelSpec("Gabor", 7, 2, 30, 0.2)).sum() == pytest.approx(0)
+    assert kern.build_kernel(kern.KernelSpec("Laplacian", 3)).sum() == 0
     with pytest.raises(conv.ConvolutionError):
-        conv.build_kernel(conv.KernelSpec("Sobel x", 2))
+        kern.build_kernel(kern.KernelSpec("Sobel x", 2))
 
 
 def _tiny_pixels() -> np.ndarray:
@@ -236,8 +238,8 @@ def _tiny_pixels() -> np.ndarray:
 
 
 def test_the_image_response_is_a_three_channel_conv_layer():
-    pixels, kernel = _tiny_pixels(), conv.build_kernel(conv.KernelSpec("Sobel y", 5))
-    result = conv.apply_kernel(pixels, kernel, -0.2, relu=True)
+    pixels, kernel = _tiny_pixels(), kern.build_kernel(kern.KernelSpec("Sobel y", 5))
+    result = kern.apply_kernel(pixels, kernel, -0.2, relu=True)
     layer = nn.Conv2d(3, 1, 5, padding=2)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(kernel).float().expand(1, 3, 5, 5))
@@ -254,7 +256,7 @@ def test_the_image_response_is_a_three_channel_conv_layer():
 def test_a_layer_of_kernels_counts_parameters_like_torch_does():
     pixels = _tiny_pixels()
     names = ["Sobel x", "Gabor", "Identity"]
-    layer = conv.compute_layer(pixels, [conv.KernelSpec(n, 5) for n in names], relu=False)
+    layer = kern.compute_layer(pixels, [kern.KernelSpec(n, 5) for n in names], relu=False)
     torch_conv = nn.Conv2d(3, 3, 5)
     dense = nn.Linear(3 * 9 * 11, 3 * 9 * 11)
     assert layer.conv_params == sum(p.numel() for p in torch_conv.parameters())
@@ -269,14 +271,14 @@ def test_functions_leave_their_inputs_alone():
         _tiny_pixels(),
     )
     copies = grid.copy(), kernel.copy(), pixels.copy()
-    conv.compute_step(grid, kernel, conv.StepSpec(stride=2, transposed=True), 3)
-    conv.apply_kernel(pixels, kernel, 0.0, True)
+    cstep.compute_step(grid, kernel, conv.StepSpec(stride=2, transposed=True), 3)
+    kern.apply_kernel(pixels, kernel, 0.0, True)
     for before, after in zip(copies, (grid, kernel, pixels), strict=True):
         np.testing.assert_array_equal(before, after)
 
 
 def test_the_step_figure_frames_the_window_and_fills_the_output_up_to_the_step():
-    step = conv.compute_step(np.arange(16.0).reshape(4, 4), np.ones((3, 3)), conv.StepSpec(), 2)
+    step = cstep.compute_step(np.arange(16.0).reshape(4, 4), np.ones((3, 3)), conv.StepSpec(), 2)
     fig = cviz.step_figure(step)
     window = next(s for s in fig.layout.shapes if s.name == "window")
     assert (window.x0, window.y0) == (-0.5, 0.5)  # output (1, 0): canvas rows 1..3, cols 0..2
@@ -300,8 +302,8 @@ def test_big_maps_are_thinned_for_display_but_keep_exact_values():
 
 
 def test_dilation_figures_show_what_the_stack_sees():
-    stack = conv.compute_dilated_stack(3, (2, 2))
+    stack = kern.compute_dilated_stack(3, (2, 2))
     fig = cviz.paths_figure(stack.paths, stack.seen_share)
     assert np.isnan(np.asarray(fig.data[0].z, dtype=float)).sum() == (stack.paths == 0).sum()
     assert list(cviz.receptive_field_figure(stack.fields, stack.plain_fields).data[0].y) == [5, 9]
-    assert cviz.footprint_figure(conv.dilated_footprint(2, 3)).data[0].z.sum() == 4
+    assert cviz.footprint_figure(kern.dilated_footprint(2, 3)).data[0].z.sum() == 4

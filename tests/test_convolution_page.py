@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models import convolution as conv
+from models import kernels as kern
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_sources_kernels_bias_seed_and_transposed_switch_all_work(page):
     for source in ("Your image", "Type them", "Random numbers"):
         page.radio(key="convolution.source").set_value(source).run()
         assert not page.exception and not _errors(page)
-    for name in conv.KERNELS:
+    for name in kern.KERNELS:
         page.selectbox(key="convolution.kernel").select(name).run()
         assert not page.exception and not _errors(page)
     page.number_input(key="convolution.seed").set_value(7).run()
@@ -125,7 +126,7 @@ def test_the_dilation_tab_reports_fields_and_refuses_bad_rates(page):
 
 
 def test_the_image_tab_drives_every_control_and_counts_parameters(page):
-    for name in conv.KERNELS:
+    for name in kern.KERNELS:
         page.selectbox(key="convolution.image_kernel").select(name).run()
         assert not page.exception and not _errors(page)
     for key, value in (

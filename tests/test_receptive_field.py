@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from models import effective_field as erf
 from models import receptive_field as rf
 from models.bundle import untrained_bundle
 from models.geometry import analyze
@@ -288,8 +289,8 @@ def tiny_vgg():
 
 
 def test_effective_field_lies_inside_the_theoretical_box(tiny_vgg):
-    inputs = rf.sample_inputs(tiny_vgg, 4, seed=0)
-    result = rf.compute_effective_field(tiny_vgg, "conv4", inputs)
+    inputs = erf.sample_inputs(tiny_vgg, 4, seed=0)
+    result = erf.compute_effective_field(tiny_vgg, "conv4", inputs)
     assert result.unit == (13, 13) and result.grad.shape == (64, 64)
     inside = box_mask(result.info, result.unit, (64, 64))
     assert result.grad[~inside].sum() == 0 and result.grad[inside].sum() > 0
@@ -299,7 +300,7 @@ def test_effective_field_lies_inside_the_theoretical_box(tiny_vgg):
 def test_effective_field_leaves_a_shared_model_as_it_was(tiny_vgg):
     model = tiny_vgg.model.train()
     before = copy.deepcopy(model.state_dict())
-    rf.compute_effective_field(tiny_vgg, "conv2", rf.sample_inputs(tiny_vgg, 2, seed=1))
+    erf.compute_effective_field(tiny_vgg, "conv2", erf.sample_inputs(tiny_vgg, 2, seed=1))
     assert model.training and not tiny_vgg.lock.locked()
     assert all(not m._forward_hooks for m in model.modules())
     assert all(p.grad is None for p in model.parameters())
@@ -307,10 +308,10 @@ def test_effective_field_leaves_a_shared_model_as_it_was(tiny_vgg):
 
 
 def test_trained_models_are_compared_with_fresh_weights(tiny_vgg):
-    inputs = rf.sample_inputs(tiny_vgg, 2, seed=0)
-    assert rf.compare_effective_fields(tiny_vgg, "conv3", inputs)[1] is None
+    inputs = erf.sample_inputs(tiny_vgg, 2, seed=0)
+    assert erf.compare_effective_fields(tiny_vgg, "conv3", inputs)[1] is None
     tiny_vgg.trained = True
-    mine, fresh = rf.compare_effective_fields(tiny_vgg, "conv3", inputs, seed=0)
+    mine, fresh = erf.compare_effective_fields(tiny_vgg, "conv3", inputs, seed=0)
     assert fresh is not None and fresh.unit == mine.unit
     assert not np.allclose(mine.grad, fresh.grad)  # seed 3 against seed 0
 
@@ -319,14 +320,14 @@ def test_image_crops_are_seeded_and_shaped_for_the_network(tiny_vgg):
     from PIL import Image
 
     image = Image.fromarray(np.arange(90 * 70 * 3, dtype=np.uint8).reshape(90, 70, 3))
-    a, b = (rf.sample_inputs(tiny_vgg, 3, seed=5, image=image) for _ in range(2))
+    a, b = (erf.sample_inputs(tiny_vgg, 3, seed=5, image=image) for _ in range(2))
     assert a.shape == (3, 3, 64, 64) and torch.equal(a, b)
-    assert rf.capture_feature_map(tiny_vgg, "pool1", image).shape == (30, 30)
+    assert erf.capture_feature_map(tiny_vgg, "pool1", image).shape == (30, 30)
 
 
 def test_effective_field_refuses_layers_without_a_map(tiny_vgg):
     with pytest.raises(rf.ReceptiveFieldError, match="no feature map"):
-        rf.compute_effective_field(tiny_vgg, "fc1", rf.sample_inputs(tiny_vgg, 1, seed=0))
+        erf.compute_effective_field(tiny_vgg, "fc1", erf.sample_inputs(tiny_vgg, 1, seed=0))
 
 
 # --- comparison stacks, unit descriptions and figures

@@ -10,8 +10,15 @@ from models.spec import LAYER_TYPES, NetworkSpec, SpecError, conv_out, new_layer
 ISSUE_EXAMPLE = {
     "input": [3, 32, 32],
     "layers": [
-        {"type": "conv", "out_channels": 8, "kernel_size": 3, "stride": 1, "padding": 1,
-         "dilation": 1, "groups": 1},
+        {
+            "type": "conv",
+            "out_channels": 8,
+            "kernel_size": 3,
+            "stride": 1,
+            "padding": 1,
+            "dilation": 1,
+            "groups": 1,
+        },
         {"type": "relu"},
         {"type": "maxpool", "kernel_size": 2, "stride": 2},
         {"type": "avgpool", "kernel_size": 2},
@@ -20,7 +27,7 @@ ISSUE_EXAMPLE = {
         {"type": "flatten"},
         {"type": "linear", "out_features": 10},
     ],
-}  # fmt: skip
+}
 
 
 def test_the_issue_example_parses_with_defaults_filled_in():
@@ -78,11 +85,20 @@ def test_invalid_layers_raise_spec_error_naming_the_layer(layers, words):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "{", "[]", "null", '{"input": [3, 8], "layers": []}', '{"input": [3, 8, 8]}',
-     '{"input": [3, 8, 8], "layers": {}}', '{"input": [0, 8, 8], "layers": []}',
-     '{"input": ["a", 8, 8], "layers": []}', '{"input": [3, 8, 8], "layers": [], "x": 1}',
-     "[" * 100_000],
-)  # fmt: skip
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        '{"input": [3, 8], "layers": []}',
+        '{"input": [3, 8, 8]}',
+        '{"input": [3, 8, 8], "layers": {}}',
+        '{"input": [0, 8, 8], "layers": []}',
+        '{"input": ["a", 8, 8], "layers": []}',
+        '{"input": [3, 8, 8], "layers": [], "x": 1}',
+        "[" * 100_000,
+    ],
+)
 def test_bad_json_raises_only_spec_error(text):
     with pytest.raises(SpecError):
         NetworkSpec.from_json(text)
@@ -90,9 +106,19 @@ def test_bad_json_raises_only_spec_error(text):
 
 def test_same_padding_keeps_the_size_even_for_even_kernels():
     spec = NetworkSpec.from_dict(
-        {"input": [1, 9, 9], "layers": [{"type": "conv", "out_channels": 2, "kernel_size": 4,
-                                         "padding": "same", "dilation": 2}]}
-    )  # fmt: skip
+        {
+            "input": [1, 9, 9],
+            "layers": [
+                {
+                    "type": "conv",
+                    "out_channels": 2,
+                    "kernel_size": 4,
+                    "padding": "same",
+                    "dilation": 2,
+                }
+            ],
+        }
+    )
     assert spec.output_shape == (2, 9, 9)
 
 

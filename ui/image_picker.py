@@ -34,13 +34,19 @@ def _use_bytes(data: bytes, name: str) -> None:
 def image_picker() -> None:
     """Choose the session's image; show it as a thumbnail."""
     st.markdown("**Your image**")
-    source = st.radio("Source", SOURCES, horizontal=True, key="sidebar.image_source",
-                      on_change=_keep("sidebar.image_source", SOURCES[0]),
-                      label_visibility="collapsed")  # fmt: skip
+    source = st.radio(
+        "Source",
+        SOURCES,
+        horizontal=True,
+        key="sidebar.image_source",
+        on_change=_keep("sidebar.image_source", SOURCES[0]),
+        label_visibility="collapsed",
+    )
     if source == "Sample":
         names = list(SAMPLE_IMAGES)
-        name = st.selectbox("Sample image", names, key="sidebar.sample",
-                            on_change=_keep("sidebar.sample", names[0]))  # fmt: skip
+        name = st.selectbox(
+            "Sample image", names, key="sidebar.sample", on_change=_keep("sidebar.sample", names[0])
+        )
         if name != st.session_state.get(state.IMAGE_NAME):
             state.set_current_image(SAMPLE_IMAGES[name](), name)
     elif source == "Upload":
@@ -54,5 +60,8 @@ def image_picker() -> None:
             st.session_state["_camera_id"] = shot.file_id
             _use_bytes(shot.getvalue(), "camera photo")
     image = state.current_image()
-    st.image(image, caption=f"{state.current_image_name()} · {image.width}×{image.height}",
-             width="stretch")  # fmt: skip
+    st.image(
+        image,
+        caption=f"{state.current_image_name()} · {image.width}×{image.height}",
+        width="stretch",
+    )

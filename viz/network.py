@@ -101,20 +101,46 @@ def network_figure(
             for t in range(7):
                 y0 = (t / 6 - 0.5) * prev_h
                 y1 = (t / 6 - 0.5) * h
-                fig.add_trace(go.Scatter(x=[prev_x + 0.3, x - 0.1], y=[y0, y1], mode="lines",
-                                         line={"color": MUTED, "width": 1}, hoverinfo="skip",
-                                         showlegend=False))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=[prev_x + 0.3, x - 0.1],
+                        y=[y0, y1],
+                        mode="lines",
+                        line={"color": MUTED, "width": 1},
+                        hoverinfo="skip",
+                        showlegend=False,
+                    )
+                )
         xs.append(x)
         heights.append(h)
     labels = [f"{n}<br>{shape_text(s)}" for n, s in zip(names, shapes)]
-    hover = [f"<b>{n}</b> ({kd})<br>output {shape_text(s)}" for n, kd, s in zip(names, kinds, shapes)]
+    hover = [
+        f"<b>{n}</b> ({kd})<br>output {shape_text(s)}" for n, kd, s in zip(names, kinds, shapes)
+    ]
     low = -max(heights) / 2
     label_y = [low - 0.3 - 0.55 * (k % 2) for k in range(len(xs))]  # staggered, so none overlap
-    fig.add_trace(go.Scatter(x=xs, y=label_y, mode="text",
-                             text=labels, textfont={"size": 10}, hoverinfo="skip",
-                             showlegend=False))  # fmt: skip
-    fig.add_trace(go.Scatter(x=xs, y=[0] * len(xs), mode="markers", marker={"size": 28,
-                             "opacity": 0}, hovertext=hover, hoverinfo="text", showlegend=False))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=label_y,
+            mode="text",
+            text=labels,
+            textfont={"size": 10},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[0] * len(xs),
+            mode="markers",
+            marker={"size": 28, "opacity": 0},
+            hovertext=hover,
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
     fig.update_layout(shapes=shapes_drawn)
     fig.update_xaxes(visible=False, range=[-1, xs[-1] + 1])
     fig.update_yaxes(visible=False, range=[low - 1.2, max(heights) / 2 + 0.3])

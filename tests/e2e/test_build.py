@@ -1,4 +1,4 @@
-"""The Build page in a real browser: reach it from the sidebar, edit a layer, see the numbers move."""
+"""The Build page in a browser: open it from the sidebar, edit a layer, see the numbers move."""
 
 from .helpers import click_and_wait, expect, goto, sidebar_link, wait_for_run
 
@@ -31,7 +31,9 @@ def test_an_invalid_edit_shows_an_error_and_keeps_the_network(page, app_url):
     box.fill("80")
     box.press("Enter")
     wait_for_run(page)
-    expect(page.locator('[data-testid="stAlert"]').filter(has_text="Layer 1 (conv)")).to_be_visible()
+    expect(
+        page.locator('[data-testid="stAlert"]').filter(has_text="Layer 1 (conv)")
+    ).to_be_visible()
     assert _parameters(page) == "19,920"
 
 
@@ -40,8 +42,9 @@ def test_opening_json_files_good_and_bad(page, app_url, tmp_path):
 
     goto(page, f"{app_url}/build")
     bad = tmp_path / "bad.json"
-    bad.write_text('{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": 4, '
-                   '"kernel_size": 12}]}')  # fmt: skip
+    bad.write_text(
+        '{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": 4, "kernel_size": 12}]}'
+    )
     upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]').last
     upload.set_input_files(str(bad))
     wait_for_run(page)

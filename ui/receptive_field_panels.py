@@ -1,0 +1,125 @@
+"""Widgets of the Receptive field page: unit picker, the unit's box, growth, effective fields."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from models import effective_field as erf
+from models import receptive_field as rf
+from models.bundle import ModelBundle
+from ui import state
+from viz import receptive_field as viz
+
+
+def pick_clicked_unit() -> None:
+    """Copy the unit clicked on the feature map into the row and column sliders."""
+    ss = st.session_state
+    points = ss["receptive_field.map"].selection.points
+    if points:
+        ss["receptive_field.row"] = int(points[0]["y"])
+        ss["receptive_field.col"] = int(points[0]["x"])
+
+
+def unit_picker(bundle: ModelBundle, layer: str, shape: tuple[int, int]) -> tuple[int, int]:
+    """Row and column sliders and the clickable feature map; returns the chosen unit."""
+    h, w = shape
+    row = st.slider("Unit row", 0, h - 1, key="receptive_field.row") if h > 1 else 0
+    col = st.slider("Unit column", 0, w - 1, key="receptive_field.col") if w > 1 else 0
+    fmap = erf.capture_feature_map(bundle, layer, state.current_image())
+    st.plotly_chart(
+        viz.unit_picker_figure(fmap, (row, col)),
+        key="receptive_field.map",
+        on_select=pick_clicked_unit,
+        selection_mode="points",
+    )
+    st.caption(f"{layer}: {h}×{w} units (mean |activation| over channels). Click one to pick it.")
+    return row, col
+
+
+def show_unit(
+    bundle: ModelBundle, info: rf.RFInfo, view: rf.UnitView, unit: tuple[int, int]
+) -> None:
+    """The unit's box drawn on the input, with its rows, columns, size and jump in words."""
+    (row, col), (in_h, in_w) = unit, bundle.input_shape[1:]
+    top, bottom, left, right = view.box
+    preview = rf.input_preview(state.current_image(), bundle)
+    st.plotly_chart(viz.field_box_figure(preview, view.box, view.centre), key="receptive_field.box")
+    st.markdown(
+        f"**Unit ({row}, {col}) sees rows {top}–{bottom}, columns {left}–{right}** "
+        f"of the {in_h}×{in_w} input."
+    )
+    st.caption(
+        f"Field {info.size}×{info.size_w} pixels; neighbouring units are {info.jump} "
+        f"pixel(s) apart (the jump); the first unit is centred on pixel {info.start:g}."
+    )
+
+
+def edge_note(info: rf.RFInfo, view: rf.UnitView, input_hw: tuple[int, int]) -> None:
+    """Say when the field outgrows the input or reaches into the padding."""
+    in_h, in_w = input_hw
+    if view.outgrows:
+        st.warning(
+            f"This field ({info.size} pixels) has outgrown the {in_h}×{in_w} input: units "
+            "of this layer see the whole image and, around it, zero padding (grey)."
+        )
+    elif view.sees_padding:
+        st.info("Part of this unit's field lies outside the image (grey): there it sees padding.")
+
+
+def show_growth(bundle: ModelBundle, side: int) -> None:
+    """The network's field against plain stacks of the chosen depth, layer by layer."""
+    stacks_col, depth_col = st.columns([3, 1])
+    stacks = stacks_col.multiselect(
+        "Compare with stacks of",
+        list(rf.COMPARISON_STACKS),
+        default=["3×3 convs", "dilated 3×3 (1, 2, 4, …)"],
+        key="receptive_field.stacks",
+    )
+    depth = depth_col.slider("Stack depth (blocks)", 1, 8, 5, key="receptive_field.depth")
+    curves = rf.growth_curves(bundle, stacks, depth)
+    st.plotly_chart(viz.growth_figure(curves, side), key="receptive_field.growth")
+    st.caption(
+        "Only layers that change the field are counted. Stacks have one channel and a "
+        f"{rf.STACK_INPUT}×{rf.STACK_INPUT} input; a pool block is a 3×3 conv and a 2×2 "
+        "max pool."
+    )
+
+
+def effective_field_controls() -> tuple[str, int, int]:
+    """Which images to average over, how many, and their seed."""
+    src_col, n_col, seed_col = st.columns(3)
+    source = src_col.radio(
+        "Images",
+        ["Random noise", "Crops of your image"],
+        horizontal=True,
+        key="receptive_field.source",
+    )
+    n_images = n_col.slider("Number of images", 1, 32, 16, key="receptive_field.n_images")
+    seed = seed_col.number_input("Seed", 0, 10_000, 0, key="receptive_field.seed")
+    return source, n_images, int(seed)
+
+
+def show_effective_fields(
+    result: tuple[erf.EffectiveField, erf.EffectiveField | None], trained: bool
+) -> None:
+    """The effective fields side by side, the share of gradient in growing squares, a download."""
+    mine, fresh = result
+    label = "trained weights" if trained else "these (untrained) weights"
+    shown = {label: mine} | ({"fresh untrained weights": fresh} if fresh else {})
+    for column, (name, field) in zip(st.columns(len(shown)), shown.items(), strict=True):
+        box = field.info.box(*field.unit)
+        title = f"{field.layer}, unit {field.unit}: {name}"
+        column.plotly_chart(
+            viz.effective_field_figure(field.grad, box, title), key=f"receptive_field.erf.{name}"
+        )
+    shares = {name: (field.sides, field.shares) for name, field in shown.items()}
+    st.plotly_chart(viz.mass_share_figure(shares, mine.info.size), key="receptive_field.mass")
+    if not trained:
+        st.caption("Train the network on the Train page to compare trained and untrained fields.")
+    st.download_button(
+        "Download the gradient map (CSV)",
+        erf.effective_field_csv(mine),
+        file_name=f"effective_field_{mine.layer}.csv",
+        mime="text/csv",
+        key="receptive_field.download",
+    )
