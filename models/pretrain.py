@@ -46,7 +46,7 @@ RECIPES: dict[str, Recipe] = {
         PRESETS["TinyVGG (CNN Explainer)"].spec,
         "shapes",
         4000,
-        TrainConfig(epochs=12, lr=3e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
+        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
         480,
     ),
     "Small CNN on digits": Recipe(
@@ -60,7 +60,7 @@ RECIPES: dict[str, Recipe] = {
         PRESETS["Attention CNN (SE + CBAM)"].spec,
         "shapes",
         4000,
-        TrainConfig(epochs=10, lr=1e-3, schedule="one-cycle", augmentation=FLIPS, log_every=50),
+        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
         480,
     ),
 }

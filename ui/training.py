@@ -193,7 +193,7 @@ def model_controls():
 def config_controls() -> tuple[TrainConfig, float] | None:
     """The hyper-parameters as a TrainConfig and the validation share."""
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 200, 5, key="train.epochs", help="passes over the data")
+    epochs = c1.number_input("Epochs", 1, 200, 10, key="train.epochs", help="passes over the data")
     batch = c2.select_slider(
         "Batch size (images)", [8, 16, 32, 64, 128, 256], 64, key="train.batch"
     )
