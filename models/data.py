@@ -1,30 +1,26 @@
-"""Image data sets for training: built-in, downloaded or uploaded, split and fitted to a network.
+"""Image data sets for training: built-in sets, split and fitted to a network.
 
 Every set becomes an `ImageData`: uint8 images (N, C, H, W) with int64 labels and class names.
 Keeping uint8 until a batch is drawn uses a quarter of the memory of float32, which matters on a
 classroom server where every student holds a copy. `prepare` resizes to the network's input,
 makes a stratified train/validation split and takes normalization statistics from the training
-split only, so nothing about the validation images leaks into training.
+split only, so nothing about the validation images leaks into training. Downloaded sets live in
+`models/downloads.py`, uploaded zips in `models/zipdata.py`.
 """
 
 from __future__ import annotations
 
 import functools
-import io
-import os
-import zipfile
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 
 from models.shapes import SHAPE_CLASSES, ShapeStyle, make_shapes
 from models.spec import LinearSpec, NetworkSpec, SpecError
 
-ZIP_SIDE = 64  # uploaded images are centre-cropped to a square of this side
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights for RGB -> gray
 
 
@@ -75,161 +71,13 @@ def digits() -> ImageData:
 
 
 @functools.lru_cache(maxsize=4)
-def shapes(n: int = 2000, seed: int = 0, noise: float = 0.0, imbalance: float = 1.0) -> ImageData:
+def shapes(
+    n: int = 4000, seed: int = 0, noise: float = 0.0, imbalance: float = 1.0, spread: float = 0.3
+) -> ImageData:
     """The generated coloured shapes (64×64 RGB); cached so a rerun does not redraw them."""
-    images, labels = make_shapes(n, seed, ShapeStyle(noise=noise), imbalance)
+    images, labels = make_shapes(n, seed, ShapeStyle(noise=noise, spread=spread), imbalance)
     x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
     return ImageData(x, torch.from_numpy(labels), SHAPE_CLASSES, "shapes")
-
-
-# ---------------------------------------------------------------- torchvision sets
-
-
-def data_dir() -> Path:
-    """Where downloads are kept: $CNNLAB_DATA_DIR, else ~/.cache/cnn-lab."""
-    return Path(os.environ.get("CNNLAB_DATA_DIR", Path.home() / ".cache" / "cnn-lab"))
-
-
-def _cifar_class():
-    from torchvision.datasets import CIFAR10
-
-    class CIFAR10Files(CIFAR10):
-        """CIFAR-10 that checks the batch files are present rather than their md5 sums.
-
-        torchvision already checks the archive's md5 when it downloads it; re-hashing 170 MB on
-        every load is slow, and files that do not unpickle are reported as damaged instead.
-        """
-
-        def _check_integrity(self) -> bool:
-            folder = Path(self.root) / self.base_folder
-            return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
-
-        def _load_meta(self) -> None:
-            import pickle
-
-            with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as f:
-                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-
-    return CIFAR10Files
-
-
-def _torchvision_class(name: str):
-    from torchvision.datasets import MNIST, FashionMNIST
-
-    return {"MNIST": MNIST, "Fashion-MNIST": FashionMNIST, "CIFAR-10": _cifar_class()}[name]
-
-
-TORCHVISION_SETS: tuple[str, ...] = ("MNIST", "Fashion-MNIST", "CIFAR-10")
-
-
-def load_torchvision(
-    name: str, root: Path | None = None, download: bool = True, limit: int = 10_000
-) -> ImageData:
-    """The first `limit` training images of a torchvision set, downloading it once if asked."""
-    if name not in TORCHVISION_SETS:
-        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(TORCHVISION_SETS)}")
-    root = root or data_dir()
-    try:
-        ds = _torchvision_class(name)(str(root), train=True, download=download)
-    except Exception as err:  # network errors come as URLError, OSError or RuntimeError
-        raise DataError(
-            f"{name} could not be loaded from {root} ({type(err).__name__}: {err}). Without an "
-            "internet connection, use a built-in data set (shapes or digits)."
-        ) from None
-    data = torch.as_tensor(np.asarray(ds.data))[:limit]
-    x = data[:, None] if data.ndim == 3 else data.permute(0, 3, 1, 2)  # (N, C, H, W)
-    y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)[:limit]
-    return ImageData(x.contiguous().to(torch.uint8), y, tuple(map(str, ds.classes)), name)
-
-
-# ---------------------------------------------------------------- zip of class folders
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    max_entries: int = 20_000  # files and folders in the archive
-    max_total_bytes: int = 300 * 2**20  # uncompressed, all files together
-    max_ratio: float = 200.0  # uncompressed / compressed size of one file: above is a bomb
-
-
-def _safe_parts(name: str) -> tuple[str, ...] | None:
-    """The path's parts, or None for a path that is absolute or climbs out with '..'."""
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or ":" in (path.parts[0] if path.parts else ""):
-        return None
-    return path.parts
-
-
-def _check_zip(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.ZipInfo]:
-    infos = archive.infolist()
-    if len(infos) > limits.max_entries:
-        raise DataError(f"the zip holds {len(infos):,} entries; at most {limits.max_entries:,}")
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_total_bytes:
-        raise DataError(
-            f"the zip unpacks to {total / 2**20:,.0f} MB; at most "
-            f"{limits.max_total_bytes / 2**20:,.0f} MB"
-        )
-    for info in infos:
-        if info.file_size > limits.max_ratio * max(info.compress_size, 1) + 1024:
-            raise DataError(f"{info.filename} expands {limits.max_ratio:.0f}× or more: a zip bomb")
-    return [i for i in infos if not i.is_dir()]
-
-
-def _read_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
-    from models.images import ImageError, load_image
-
-    with archive.open(info) as f:
-        raw = f.read(info.file_size + 1)  # never more than the header promised
-    if len(raw) > info.file_size:
-        raise DataError(f"{info.filename} is larger than the zip says: a damaged or forged zip")
-    try:
-        return ImageOps.fit(load_image(raw), (ZIP_SIDE, ZIP_SIDE))
-    except ImageError:
-        return None
-
-
-def load_zip(data: bytes, limits: ZipLimits = ZipLimits()) -> tuple[ImageData, int]:
-    """Images in class folders (cat/1.png, dog/2.jpg, ...) and how many files were skipped."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DataError("this is not a zip file") from None
-    with archive:
-        files = _check_zip(archive, limits)
-        images: list[Image.Image] = []
-        labels: list[str] = []
-        skipped, escaping = 0, 0
-        for info in files:
-            parts = _safe_parts(info.filename)
-            if parts is None:
-                escaping += 1
-                continue
-            if len(parts) < 2 or any(p.startswith((".", "__MACOSX")) for p in parts):
-                skipped += 1
-                continue
-            image = _read_image(archive, info)
-            if image is None:
-                skipped += 1
-                continue
-            images.append(image)
-            labels.append(parts[-2])
-    return _from_images(images, labels, skipped, escaping), skipped + escaping
-
-
-def _from_images(images: list, labels: list[str], skipped: int, escaping: int) -> ImageData:
-    note = f" ({skipped} files were not images" + (
-        f"; {escaping} paths pointed outside the folder and were ignored)" if escaping else ")"
-    )
-    if not images:
-        raise DataError("the zip holds no images in class folders like cat/1.png" + note)
-    names = tuple(sorted(set(labels)))
-    if len(names) < 2:
-        raise DataError(f"all images are in one class ({names[0]}); a classifier needs two or more")
-    x = torch.from_numpy(np.stack([np.asarray(i) for i in images])).permute(0, 3, 1, 2)
-    y = torch.tensor([names.index(label) for label in labels], dtype=torch.int64)
-    return ImageData(x.contiguous(), y, names, "uploaded zip")
 
 
 # ---------------------------------------------------------------- fitting and splitting

@@ -182,14 +182,19 @@ PRESETS: dict[str, Preset] = {
                 RELU,
                 {"type": "cbam", "reduction": 4, "spatial_kernel": 7},
                 _pool(),
-                _conv(32, padding=1),
+                _conv(64, padding=1),
+                BN,
+                RELU,
+                _pool(),
+                _conv(64, padding=1),
                 RELU,
                 {"type": "global_avgpool"},
                 _fc(10),
             ],
         ),
         "Squeeze-and-excitation (Hu et al., 2018) reweights channels; CBAM (Woo et al., "
-        "2018) also reweights positions.",
+        "2018) also reweights positions. Three poolings let the last conv see 38×38 pixels "
+        "before global average pooling.",
     ),
     "Dilated CNN": Preset(
         _net(

@@ -34,12 +34,15 @@ class ShapeStyle:
     noise: float = 0.0  # std of the background noise, in [0, 1] pixel units; 0 = plain
     min_scale: float = 0.35  # smallest shape, as a share of the image side
     max_scale: float = 0.8  # largest shape, as a share of the image side
+    spread: float = 0.3  # how far from the centre a shape may sit: 0 centred, 1 anywhere inside
 
     def __post_init__(self) -> None:
         if not 8 <= self.size <= 1024:
             raise ValueError(f"image size must be between 8 and 1024 pixels, not {self.size}")
         if not 0.0 <= self.noise <= 1.0:
             raise ValueError(f"noise must be between 0 and 1, not {self.noise}")
+        if not 0.0 <= self.spread <= 1.0:
+            raise ValueError(f"spread must be between 0 and 1, not {self.spread}")
         if not 0.05 <= self.min_scale <= self.max_scale <= 1.0:
             raise ValueError(
                 "shape scales must satisfy 0.05 ≤ min_scale ≤ max_scale ≤ 1, "
@@ -145,7 +148,8 @@ def draw_shape(kind: str, rng: np.random.Generator, style: ShapeStyle = ShapeSty
     background, colour = _colours(rng)
     radius = min(rng.uniform(style.min_scale, style.max_scale) * side / 2, side / 2 - 1)
     margin = radius + 1  # one clear pixel: anti-aliasing must not tint the border
-    centre = rng.uniform(margin, side - margin, size=2)  # the whole shape stays inside
+    room = (side / 2 - margin) * style.spread  # the whole shape stays inside
+    centre = side / 2 + rng.uniform(-room, room, size=2)
     angle = rng.uniform(0, 2 * math.pi)
     alpha = _mask(kind, side, centre, radius, angle)[..., None]  # (H, W, 1)
     back = np.broadcast_to(background, (side, side, 3))

@@ -24,7 +24,7 @@ frame(
 
 def use_preset() -> None:
     state.set_current_spec(PRESETS[PRESET].spec)
-    st.session_state["attention.model"] = "Session model"
+    st.session_state["attention.model"] = "Your model"
 
 
 bundle = pick_model("attention", prefer="Attention CNN on shapes")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from models import augment as aug
+from models.augment_experiment import MIXES, ExperimentConfig, experiment_jobs, mix_batch
 from models.jobs import ENDED
 from ui import frame, state, training
 from viz import augmentation as aviz
@@ -109,12 +110,12 @@ with mix_tab:
         "with labels. Top: originals; below: mixed, with the target the loss sees."
     )
     a, b, c = st.columns(3)
-    kind = a.radio("Method", list(aug.MIXES), horizontal=True, key="augmentation.mix")
+    kind = a.radio("Method", list(MIXES), horizontal=True, key="augmentation.mix")
     alpha = b.slider(
         "α of the Beta(α, α) mixing share", 0.1, 4.0, 1.0, 0.1, key="augmentation.alpha"
     )
     mix_seed = c.number_input("Seed", 0, 10_000, 0, key="augmentation.mix_seed")
-    st.plotly_chart(aviz.mix_figure(aug.mix_batch(kind, alpha, 8, mix_seed)),
+    st.plotly_chart(aviz.mix_figure(mix_batch(kind, alpha, 8, mix_seed)),
                     key="augmentation.mix_chart")  # fmt: skip
 
 
@@ -130,11 +131,11 @@ with exp_tab:
     a, b = st.columns(2)
     n_images = a.slider("Shapes (70 % train)", 100, 1000, 300, 50, key="augmentation.exp_n")
     epochs = b.slider("Epochs", 1, 30, 12, key="augmentation.exp_epochs")
-    cfg = aug.ExperimentConfig(n_images, epochs)
+    cfg = ExperimentConfig(n_images, epochs)
     box = experiment_box()
     if st.button("Train both", key="augmentation.train", type="primary"):
         try:
-            jobs = aug.experiment_jobs(spec, cfg, training.training_slots())
+            jobs = experiment_jobs(spec, cfg, training.training_slots())
         except ValueError as err:  # AugmentError, DataError, SpecError
             st.error(f"The experiment could not start: {err}")
         else:

@@ -5,8 +5,7 @@ import streamlit as st
 from models import activations as act
 from models.filters import top_exciting_images
 from models.shapes import make_shapes
-from models.zoo import ZOO, ZooError, build_zoo_model
-from ui import frame, state
+from ui import frame, model_picker, state
 from viz import feature_maps as fviz
 
 frame(
@@ -19,12 +18,6 @@ frame(
     ),
 )
 ss = st.session_state
-YOURS = "Your network"
-
-
-@st.cache_resource(show_spinner="Building the torchvision model…")
-def zoo_model(name: str, pretrained: bool):
-    return build_zoo_model(name, pretrained)  # shared by every session: read-only
 
 
 @st.cache_data(show_spinner="Drawing the shapes data set…")
@@ -33,17 +26,7 @@ def shapes(n: int):
 
 
 def pick_model():
-    left, right = st.columns([2, 1])
-    source = left.selectbox("Model", [YOURS, *ZOO], key="feature_maps.model")
-    if source == YOURS:
-        return state.current_model()
-    left.caption(ZOO[source].about)
-    if right.checkbox("ImageNet weights (downloaded once)", key="feature_maps.pretrained"):
-        try:
-            return zoo_model(source, True)
-        except ZooError as err:
-            st.error(str(err))
-    return zoo_model(source, False)
+    return model_picker.pick_model("feature_maps", zoo=True)
 
 
 def feature_maps(bundle, image) -> act.FeatureMaps:

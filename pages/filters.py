@@ -4,8 +4,9 @@ import streamlit as st
 
 from models import filters as filt
 from models.activations import ActivationError
-from models.zoo import ZOO, ZooError, architecture, build_zoo_model
-from ui import frame, state
+from models.zoo import architecture
+from ui import frame, model_picker
+from ui.model_picker import zoo_model
 from viz import filters as fiz
 
 frame(
@@ -18,26 +19,10 @@ frame(
     ),
 )
 ss = st.session_state
-YOURS = "Your network"
-
-
-@st.cache_resource(show_spinner="Building the torchvision model…")
-def zoo_model(name: str, pretrained: bool):
-    return build_zoo_model(name, pretrained)  # shared by every session: read-only
 
 
 def pick_model():
-    left, right = st.columns([2, 1])
-    source = left.selectbox("Model", [YOURS, *ZOO], key="filters.model")
-    if source == YOURS:
-        return state.current_model()
-    left.caption(ZOO[source].about)
-    if right.checkbox("ImageNet weights (downloaded once)", key="filters.pretrained"):
-        try:
-            return zoo_model(source, True)
-        except ZooError as err:
-            st.error(str(err))
-    return zoo_model(source, False)
+    return model_picker.pick_model("filters", zoo=True)
 
 
 bundle = pick_model()

@@ -4,6 +4,7 @@ check that tells explanations from edge detectors."""
 import streamlit as st
 
 from models import attribution as attr
+from models.sanity import sanity_check, weight_layers
 from ui import frame, state
 from ui.explain import method_settings, pick_model
 from viz import saliency as sviz
@@ -91,7 +92,7 @@ st.subheader("Sanity check: randomize the top layers")
 st.markdown("A map that explains the network must change when the network's weights are "
             "destroyed. Here the layers are re-initialized one by one from the output down, on "
             "a copy, and each map is compared with the original by rank correlation.")  # fmt: skip
-n_layers = len(attr.weight_layers(bundle.model))
+n_layers = len(weight_layers(bundle.model))
 top_k = st.slider("Layers to randomize", 1, max(2, n_layers), min(3, max(2, n_layers)),
                   key="saliency.top_k", disabled=n_layers < 2)  # fmt: skip
 if st.button("Run the sanity check", key="saliency.sanity", disabled=not requests):
@@ -99,7 +100,7 @@ if st.button("Run the sanity check", key="saliency.sanity", disabled=not request
     try:
         ss["_saliency.sanity"] = (
             request,
-            attr.sanity_check(bundle, x, int(target), requests, top_k, progress=bar.progress),
+            sanity_check(bundle, x, int(target), requests, top_k, progress=bar.progress),
         )
     except (attr.AttributionError, RuntimeError) as err:
         st.error(f"The sanity check failed: {err}")

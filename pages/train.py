@@ -6,8 +6,9 @@ import streamlit as st
 
 from models.checkpoint import to_bytes
 from models.device import device_name, pick_device
+from models.evaluate import predict_image
 from models.jobs import FAILED, new_training_job
-from models.train import lr_curve, predict_image
+from models.train import lr_curve
 from ui import frame, state, training
 from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
 

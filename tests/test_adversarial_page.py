@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 def adversarial_page() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
-    at.session_state["adversarial.model"] = "Session model"  # no checkpoint file needed
+    at.session_state["adversarial.model"] = "Your model"  # no checkpoint file needed
     at.switch_page("pages/adversarial.py").run()
     assert not at.exception
     return at

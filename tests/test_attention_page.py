@@ -11,7 +11,7 @@ from ui.state import NETWORK
 def attention_page() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
-    at.session_state["attention.model"] = "Session model"  # no checkpoint file needed
+    at.session_state["attention.model"] = "Your model"  # no checkpoint file needed
     at.switch_page("pages/attention.py").run()
     assert not at.exception
     return at

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from models import attribution as attr
+from models import sanity
 from models.bundle import untrained_bundle
 from models.spec import NetworkSpec
 
@@ -148,7 +149,7 @@ def test_the_grid_superpixels_cover_the_image_in_equal_cells():
 
 def test_the_sanity_check_randomizes_a_copy_in_cascade(bundle, x):
     weights = {k: v.clone() for k, v in bundle.model.state_dict().items()}
-    result = attr.sanity_check(bundle, x, 0, {"Saliency": {}, "Grad-CAM": {}}, top_k=2)
+    result = sanity.sanity_check(bundle, x, 0, {"Saliency": {}, "Grad-CAM": {}}, top_k=2)
     assert result.steps == ("trained", "fc1", "cbam1.spatial")
     assert [r[0] for r in result.correlations.values()] == [pytest.approx(1.0)] * 2
     assert all(len(m) == 3 and m[0].shape == (12, 12) for m in result.maps.values())

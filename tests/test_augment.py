@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from models import augment as aug
+from models import augment_experiment as augx
 
 ALL = list(aug.AUGMENTATIONS)
 
@@ -97,19 +98,19 @@ def test_the_python_code_builds_the_same_pipeline():
     assert repr(scope["augment"]) == repr(aug.build_pipeline(spec, (32, 40)))
 
 
-@pytest.mark.parametrize("kind", list(aug.MIXES))
+@pytest.mark.parametrize("kind", list(augx.MIXES))
 def test_mixup_and_cutmix_mix_labels_that_still_sum_to_one(kind):
-    result = aug.mix_batch(kind, alpha=1.0, n=4, seed=0)
+    result = augx.mix_batch(kind, alpha=1.0, n=4, seed=0)
     assert result.mixed.shape == result.originals.shape == (4, 64, 64, 3)
     np.testing.assert_allclose(result.targets.sum(axis=1), 1.0, rtol=1e-5)
     assert "+" in result.label(0) or result.targets[0].max() == pytest.approx(1.0)
-    again = aug.mix_batch(kind, alpha=1.0, n=4, seed=0)
+    again = augx.mix_batch(kind, alpha=1.0, n=4, seed=0)
     assert np.array_equal(result.mixed, again.mixed)
 
 
 def test_the_experiment_trains_the_same_network_with_and_without_the_pipeline():
-    config = aug.ExperimentConfig(n_images=60, epochs=1, batch_size=16)
-    jobs = aug.experiment_jobs(aug.DEFAULT_PIPELINE, config)
+    config = augx.ExperimentConfig(n_images=60, epochs=1, batch_size=16)
+    jobs = augx.experiment_jobs(aug.DEFAULT_PIPELINE, config)
     assert [job.config.augmentation is None for job in jobs.values()] == [True, False]
     for job in jobs.values():
         job.start()

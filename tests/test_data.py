@@ -16,20 +16,19 @@ from PIL import Image
 from models.data import (
     DataError,
     ImageData,
-    ZipLimits,
     adapt_spec,
     channel_stats,
     check_fit,
     digits,
     fit_data,
-    load_torchvision,
-    load_zip,
     prepare,
     shapes,
     stratified_split,
 )
+from models.downloads import load_torchvision
 from models.presets import PRESETS
 from models.spec import SpecError
+from models.zipdata import ZipLimits, load_zip
 
 TINYVGG = PRESETS["TinyVGG (CNN Explainer)"].spec
 

@@ -1,16 +1,20 @@
-"""The Saliency page driven through AppTest, from app.py, on the session's untrained network."""
+"""The Saliency page driven through AppTest, from app.py: an untrained network, then a shipped one."""
 
 import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from models.presets import PRESETS
+from ui.state import NETWORK
+
 
 @pytest.fixture
 def saliency_page() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
-    at.session_state["saliency.model"] = "Session model"  # no checkpoint file needed
+    at.session_state["saliency.model"] = "Your model"
+    at.session_state[NETWORK] = PRESETS["Dilated CNN"].spec  # no checkpoint was trained for it
     at.switch_page("pages/saliency.py").run()
     assert not at.exception
     return at
@@ -36,5 +40,8 @@ def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
     at.switch_page("pages/saliency.py").run()
-    assert at.selectbox(key="saliency.model").value == "TinyVGG on shapes"
+    # the default network is TinyVGG, so "your model" is the shipped checkpoint trained for it
+    assert at.selectbox(key="saliency.model").value == "Your model"
+    assert not at.exception and not any("has not been trained" in i.value for i in at.info)
+    at.selectbox(key="saliency.model").select("TinyVGG on shapes").run()
     assert not at.exception and not any("has not been trained" in i.value for i in at.info)

@@ -26,7 +26,7 @@ def test_shipped_checkpoint_reaches_its_stated_accuracy_on_held_out_data(name):
     data = held_out(RECIPES[name], n=500)
     if data is None:  # digits: the validation split named in the manifest
         from models.data import digits, prepare
-        from models.train import evaluate
+        from models.evaluate import evaluate
 
         p = prepare(digits(), bundle.input_shape, 0.2, seed=0)
         got = evaluate(bundle.model, p.val_x, p.val_y, bundle.mean, bundle.std, 10).accuracy

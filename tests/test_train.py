@@ -13,12 +13,12 @@ from torchvision.transforms import v2
 
 from models.build import build_model
 from models.data import PreparedData, channel_stats
+from models.evaluate import evaluate
 from models.spec import NetworkSpec
 from models.train import (
     TrainConfig,
     TrainingDiverged,
     compute_loss,
-    evaluate,
     lr_curve,
     lr_factor,
     train,

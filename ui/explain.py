@@ -8,45 +8,15 @@ import streamlit as st
 
 from models.attribution import Method, conv_layers
 from models.bundle import ModelBundle
-from models.checkpoint import CHECKPOINTS, SHIPPED, CheckpointError, load_shipped
-from ui import state
+from ui import model_picker
+from ui.model_picker import YOURS
 
-SESSION = "Session model"
-
-
-@st.cache_resource(show_spinner="Loading the trained model…")
-def shipped_model(name: str) -> ModelBundle:
-    """A shipped checkpoint, shared read-only by every session (never trained or changed)."""
-    return load_shipped(name)
-
-
-def _available() -> list[str]:
-    return [n for n, path in SHIPPED.items() if (CHECKPOINTS.parent / path).is_file()]
+SESSION = YOURS
 
 
 def pick_model(page: str, prefer: str | None = None) -> ModelBundle:
-    """A model picker: the session's model or a shipped checkpoint; warns when untrained."""
-    session = state.current_model()
-    shipped = _available()
-    options = [SESSION, *SHIPPED]
-    start = prefer if prefer in shipped else (shipped[0] if shipped else SESSION)
-    key = f"{page}.model"
-    if key not in st.session_state:
-        st.session_state[key] = SESSION if session.trained else start
-    choice = st.selectbox("Model", options, key=key,
-                          help="Your session's network, or a model trained for you on "
-                               "built-in data.")  # fmt: skip
-    bundle = session
-    if choice != SESSION:
-        try:
-            bundle = shipped_model(choice)
-        except CheckpointError as err:
-            st.error(f"{choice} could not be loaded: {err} Using the session model instead.")
-    if not bundle.trained:
-        st.info(f"**{bundle.name}** has not been trained: its weights are random, so what it "
-                "'looks at' means little. Train it on the Train page or pick a trained model "
-                "above.")  # fmt: skip
-    return bundle
+    """The shared model picker (ui/model_picker.py), keyed `<page>.model`."""
+    return model_picker.pick_model(page, prefer=prefer)
 
 
 def _widget(param: Any, key: str, bundle: ModelBundle) -> Any:

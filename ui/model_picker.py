@@ -58,7 +58,9 @@ def pick_model(page: str, zoo: bool = False, prefer: str | None = None) -> Model
             bundle = shipped_model(choice)
         elif choice in ZOO:
             left.caption(ZOO[choice].about)
-            pretrained = right.checkbox("ImageNet weights (downloaded once)", key=f"{page}.pretrained")
+            pretrained = right.checkbox(
+                "ImageNet weights (downloaded once)", key=f"{page}.pretrained"
+            )
             bundle = _zoo(choice, pretrained)
     except CheckpointError as err:
         st.error(f"{choice} could not be loaded: {err}. Showing your model instead.")

@@ -83,10 +83,25 @@ def set_current_image(image: Image.Image, name: str) -> None:
     st.session_state[IMAGE_NAME] = name
 
 
+def shipped_for(spec: NetworkSpec) -> ModelBundle | None:
+    """The shipped checkpoint trained for exactly this network, if there is one (read-only)."""
+    from models.checkpoint import CheckpointError
+    from ui.model_picker import available_shipped, shipped_model
+
+    for name in available_shipped():
+        try:
+            bundle = shipped_model(name)
+        except CheckpointError:
+            continue
+        if bundle.spec == spec:
+            return bundle
+    return None
+
+
 def current_model() -> ModelBundle:
-    """The session's trained or uploaded model, else an untrained one for the current network."""
+    """The session's own model; else the shipped model of its network; else an untrained one."""
     ss = st.session_state
-    bundle = ss.get(MODEL)
+    bundle = ss.get(MODEL) or shipped_for(current_spec())
     if bundle is None:
         key = ("_untrained", current_spec())
         if ss.get("_untrained_key") != key:

@@ -14,21 +14,16 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from models.checkpoint import SHIPPED, CheckpointError, from_bytes, load_shipped
-from models.data import (
-    TORCHVISION_SETS,
-    DataError,
-    ImageData,
-    digits,
-    load_torchvision,
-    load_zip,
-    shapes,
-)
+from models.checkpoint import SHIPPED, CheckpointError, from_bytes
+from models.data import DataError, ImageData, digits, shapes
 from models.device import available_devices
+from models.downloads import TORCHVISION_SETS, load_torchvision
 from models.jobs import ENDED, JobSnapshot, TrainingJob
 from models.presets import PRESETS
 from models.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from models.zipdata import load_zip
 from ui import state
+from ui.model_picker import shipped_model  # shared read-only: training copies it
 
 DATA_SOURCES = ("Shapes (built in)", "Digits (built in)", *TORCHVISION_SETS, "Your zip of folders")
 MODEL_SOURCES = (
@@ -74,12 +69,6 @@ def run_job(job: TrainingJob) -> None:
     box.job = job.start()
 
 
-@st.cache_resource(show_spinner="Loading the shipped model…")
-def shipped_model(name: str):
-    """A shipped checkpoint, shared read-only across sessions (train copies, never this)."""
-    return load_shipped(name)
-
-
 def live_panel(draw: Callable[[JobSnapshot], None], on_end: Callable[[TrainingJob], None]) -> None:
     """Draw the job's snapshot now and every POLL_S seconds while it runs."""
     job = current_job()
@@ -106,20 +95,29 @@ def data_controls() -> ImageData | None:
     source = st.selectbox("Data set", DATA_SOURCES, key="train.data_source")
     try:
         if source.startswith("Shapes"):
-            c1, c2, c3 = st.columns(3)
+            c1, c2, c3, c4 = st.columns(4)
             n = c1.number_input(
                 "Images",
                 200,
                 20_000,
-                2000,
+                4000,
                 200,
                 key="train.shapes_n",
                 help="how many to draw (200 to 20,000)",
             )
             noise = c2.slider("Background noise (std)", 0.0, 0.5, 0.0, 0.05, key="train.noise")
             imb = c3.slider("Imbalance (most ÷ least)", 1.0, 20.0, 1.0, 1.0, key="train.imb")
+            spread = c4.slider(
+                "Position spread",
+                0.0,
+                1.0,
+                0.3,
+                0.1,
+                key="train.spread",
+                help="0: every shape centred; 1: anywhere in the image (much harder to learn)",
+            )
             with st.spinner("Drawing shapes…"):
-                return shapes(int(n), 0, float(noise), float(imb))
+                return shapes(int(n), 0, float(noise), float(imb), float(spread))
         if source.startswith("Digits"):
             return digits()
         if source in TORCHVISION_SETS:
@@ -195,7 +193,7 @@ def config_controls() -> tuple[TrainConfig, float] | None:
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input("Epochs", 1, 200, 10, key="train.epochs", help="passes over the data")
     batch = c2.select_slider(
-        "Batch size (images)", [8, 16, 32, 64, 128, 256], 64, key="train.batch"
+        "Batch size (images)", [8, 16, 32, 64, 128, 256], 32, key="train.batch"
     )
     opt = c3.selectbox("Optimizer", list(OPTIMIZERS), index=1, key="train.optimizer")
     lr = c4.select_slider(
@@ -287,7 +285,7 @@ def fit_controls(data: ImageData, spec) -> bool:
 
 def finish_job(job: TrainingJob) -> None:
     """When a job ends: make its model the session's model and evaluate it on validation."""
-    from models.train import evaluate, misclassified
+    from models.evaluate import evaluate, misclassified
 
     bundle = job.bundle()
     if bundle is None:

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.augment import MixResult
+from models.augment_experiment import MixResult
 from models.train import TrainMetrics
 from viz import theme
 

@@ -9,7 +9,7 @@ WAIT = 30_000  # ms: a figure may still be drawing after the run ends
 def _use_session_model(page) -> None:
     """Pick the session's own network in the page's model menu (not a shipped checkpoint)."""
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
-    click_and_wait(page, page.get_by_role("option", name="Session model"))
+    click_and_wait(page, page.get_by_role("option", name="Your model"))
 
 
 def test_saliency_draws_the_default_maps_and_switches_the_overlay(page, app_url):
