@@ -1,4 +1,4 @@
-"""The Saliency page driven through AppTest, from app.py: an untrained network, then a shipped one."""
+"""The Saliency page through AppTest, from app.py: an untrained network, then a shipped one."""
 
 import json
 
