@@ -162,6 +162,9 @@ def page(chromium_browser: Any) -> Iterator[Any]:
     context = chromium_browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)  # a busy 2-core CI machine draws slowly
     try:
         yield page
     finally:
