@@ -44,4 +44,6 @@ def test_the_epsilon_curve_is_measured_with_progress(adversarial_page):
     adversarial_page.button(key="adversarial.measure").click().run()
     assert not adversarial_page.exception
     curve = _chart(adversarial_page, "adversarial.curve")["data"][0]
-    assert len(curve["x"]) == 9 and curve["y"][0] == 1.0  # ε = 0 changes no answer
+    assert len(curve["x"]) == 9
+    # the default model is the shipped TinyVGG: accurate on clean shapes, worse as ε grows
+    assert curve["y"][0] >= 0.8 and curve["y"][-1] < curve["y"][0]

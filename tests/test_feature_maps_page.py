@@ -1,4 +1,4 @@
-"""The Feature maps page driven through AppTest, from app.py, on the session's untrained network."""
+"""The Feature maps page driven through AppTest, from app.py, on the session's network."""
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -24,10 +24,22 @@ def _grid_z(at: AppTest):
     return json.loads(chart.proto.spec)["data"][0]["z"]
 
 
-def test_the_page_opens_on_the_untrained_network_and_says_so(feature_page):
+def test_the_page_opens_on_the_shipped_trained_tinyvgg(feature_page):
     assert feature_page.title[0].value == "Feature maps"
-    assert any("has not been trained" in i.value for i in feature_page.info)
+    assert not any("has not been trained" in i.value for i in feature_page.info)
     assert feature_page.select_slider(key="feature_maps.layer").value == "conv1"
+
+
+def test_an_untrained_network_is_shown_with_a_warning():
+    from models.presets import PRESETS
+    from ui.state import NETWORK
+
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.session_state[NETWORK] = PRESETS["Dilated CNN"].spec  # no checkpoint was trained for it
+    at.switch_page("pages/feature_maps.py").run()
+    assert not at.exception
+    assert any("has not been trained" in i.value for i in at.info)
 
 
 def test_moving_the_depth_slider_changes_the_grid(feature_page):
