@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torchvision.transforms import v2
 
 from models.build import build_model
 from models.bundle import ModelBundle
@@ -27,10 +26,9 @@ from models.data import ImageData, digits, prepare, shapes
 from models.evaluate import evaluate
 from models.presets import PRESETS
 from models.spec import NetworkSpec
-from models.train import TrainConfig, train
+from models.train import RANDOM_FLIPS, TrainConfig, train
 
 HELD_OUT_SEED = 12_345  # shapes drawn with this seed are never trained on
-FLIPS = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()])  # shapes keep class
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ RECIPES: dict[str, Recipe] = {
         PRESETS["TinyVGG (CNN Explainer)"].spec,
         "shapes",
         8000,
-        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
+        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=RANDOM_FLIPS, log_every=50),
         480,
     ),
     "Small CNN on digits": Recipe(
@@ -61,7 +59,7 @@ RECIPES: dict[str, Recipe] = {
         PRESETS["Attention CNN (SE + CBAM)"].spec,
         "shapes",
         6000,
-        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=FLIPS, log_every=50),
+        TrainConfig(epochs=20, lr=1e-3, schedule="cosine", augmentation=RANDOM_FLIPS, log_every=50),
         600,
     ),
 }

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms import v2
 
 from models.data import PreparedData
 from models.device import pick_device
+
+# Flips keep a shape's class (every class looks the same mirrored), so they are free extra data.
+RANDOM_FLIPS = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()])
 
 OPTIMIZERS: dict[str, Callable] = {
     "SGD + momentum": lambda p, lr, wd: torch.optim.SGD(p, lr, momentum=0.9, weight_decay=wd),

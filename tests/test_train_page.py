@@ -34,6 +34,14 @@ def test_train_page_opens_with_shapes_and_tinyvgg_ready_to_start():
     assert not at.warning  # TinyVGG and the shapes fit each other
 
 
+def test_random_flips_are_on_for_shapes_and_off_for_digits():
+    at = _open()
+    assert at.checkbox(key="train.flips.True").value is True
+    at.selectbox(key="train.data_source").set_value("Digits (built in)").run()
+    assert not at.exception
+    assert at.checkbox(key="train.flips.False").value is False  # a flipped 3 is not a 3
+
+
 def test_training_starts_polls_and_stops_from_the_page():
     at = _open()
     _tiny(at)

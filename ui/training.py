@@ -20,7 +20,7 @@ from models.device import available_devices
 from models.downloads import TORCHVISION_SETS, load_torchvision
 from models.jobs import ENDED, JobSnapshot, TrainingJob
 from models.presets import PRESETS
-from models.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from models.train import LOSSES, OPTIMIZERS, RANDOM_FLIPS, SCHEDULES, TrainConfig
 from models.zipdata import load_zip
 from ui import state
 from ui.model_picker import shipped_model  # shared read-only: training copies it
@@ -220,6 +220,12 @@ def config_controls() -> tuple[TrainConfig, float] | None:
         val = c.slider("Validation share", 0.1, 0.5, 0.2, 0.05, key="train.val")
         device = c.selectbox("Device", available_devices(), key="train.device")
         pipeline = st.session_state.get("augmentation.pipeline")
+        shapes_data = str(st.session_state.get("train.data_source", "")).startswith("Shapes")
+        flips = st.checkbox(
+            "Random flips (shapes keep their class; digits and letters do not)",
+            shapes_data,
+            key=f"train.flips.{shapes_data}",  # the default follows the data set
+        )
         aug = st.checkbox(
             "Augment with the Augmentation page's pipeline",
             False,
@@ -238,7 +244,7 @@ def config_controls() -> tuple[TrainConfig, float] | None:
             loss=loss,
             focal_gamma=float(gamma),
             class_weights=weights,
-            augmentation=pipeline if aug else None,
+            augmentation=pipeline if aug else (RANDOM_FLIPS if flips else None),
             patience=int(patience),
             restore_best=restore,
             clip_grad=float(clip),
