@@ -263,3 +263,8 @@ def maps_npz(fm: FeatureMaps) -> bytes:
     arrays = {"input": fm.image} | {layer.name: layer.maps for layer in fm.layers}
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
+
+
+def round3(values: tuple[float, ...]) -> tuple[float, ...]:
+    """Numbers rounded for a caption: (0.501, 0.5, 0.497)."""
+    return tuple(round(float(v), 3) for v in values)

@@ -58,8 +58,9 @@ seen, controls = st.columns([1, 2])
 with seen:
     st.plotly_chart(fviz.model_input_figure(fm.image), key="feature_maps.input")
     c, h, w = bundle.input_shape
+    mean, std = act.round3(bundle.mean), act.round3(bundle.std)
     st.caption(f"As the model sees it: {w}×{h} pixels, {c} channel(s), then normalized with "
-               f"mean {bundle.mean} and std {bundle.std}.")  # fmt: skip
+               f"mean {mean} and std {std} per channel.")  # fmt: skip
 with controls:
     clamp("feature_maps.layer", fm.names)
     name = st.select_slider("Depth: layer (input side → output side)", fm.names,
