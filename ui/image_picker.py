@@ -15,8 +15,9 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"]
 def _keep(widget_key: str, default):
     """Give a sidebar widget its last value back on every page (see ui/state.py)."""
     store = f"_kept.{widget_key}"
-    if widget_key not in st.session_state:
-        st.session_state[widget_key] = st.session_state.get(store, default)
+    # Streamlit drops a widget's value when another page draws "the same" widget, so every
+    # page sets it again from our own copy before drawing it.
+    st.session_state[widget_key] = st.session_state.get(store, default)
 
     def save() -> None:
         st.session_state[store] = st.session_state[widget_key]
