@@ -45,22 +45,24 @@ def test_clicking_a_unit_on_the_feature_map_picks_it(app_url, page):
     expect(unit_caption(page)).to_be_visible(timeout=30_000)
     before = caption_numbers(page)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
-    area = chart.locator(".nsewdrag").first.bounding_box()  # the plotting area, axes excluded
     h = w = 13  # TinyVGG's last layer, pool2, is 13×13: unit (r, c) sits at (c + 0.5) / 13
     row, col = 2, 10
-    x = area["x"] + area["width"] * (col + 0.5) / w
-    y = area["y"] + area["height"] * (row + 0.5) / h
     wanted = unit_caption(page).filter(has_text=f"Unit ({row}, {col}) sees")
-    for _ in range(3):  # plotly finds the point under the cursor on hover; a busy page may miss
+    for _ in range(5):  # plotly finds the point under the cursor on hover; a busy page may miss
+        wait_for_run(page)
+        chart.scroll_into_view_if_needed()
+        area = chart.locator(".nsewdrag").first.bounding_box()  # plotting area, axes excluded
+        x = area["x"] + area["width"] * (col + 0.5) / w
+        y = area["y"] + area["height"] * (row + 0.5) / h
         page.mouse.move(x - 3, y - 3)
         page.mouse.move(x, y)
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(500)
         page.mouse.click(x, y)
         try:
-            expect(wanted).to_be_visible(timeout=15_000)
+            expect(wanted).to_be_visible(timeout=10_000)
             break
         except AssertionError:
-            wait_for_run(page)
+            continue
     expect(wanted).to_be_visible()
     wait_for_run(page)
     assert caption_numbers(page) != before
