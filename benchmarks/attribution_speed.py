@@ -12,31 +12,19 @@ prints the median time of each and its ratio to the baseline. Goal: integrated g
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_s  # noqa: E402
 from models.attribution import ATTRIBUTION_METHODS, pixel_model  # noqa: E402
 from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
 from models.presets import PRESETS  # noqa: E402
 from models.zoo import build_zoo_model  # noqa: E402
-
-
-def median_s(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def baseline(bundle: ModelBundle, x: torch.Tensor) -> None:

@@ -10,29 +10,18 @@ images to 224×224, the least any redraw must do. Run from the repo root:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
+from benchmarks.timing import median_s  # noqa: E402
 from models import augment as aug  # noqa: E402
 from models.samples import SAMPLE_IMAGES  # noqa: E402
 
 N, SIDE = 16, 224
-
-
-def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -45,13 +34,13 @@ def main() -> None:
     def baseline() -> None:
         [big.resize((SIDE, SIDE), Image.Resampling.BILINEAR) for _ in range(N)]
 
-    base = _median_ms(baseline, args.repeats)
+    base = 1000 * median_s(baseline, args.repeats)
     print(f"baseline: resize {N} images to {SIDE}×{SIDE}: {base:.1f} ms")
     cases = {"default pipeline": aug.DEFAULT_PIPELINE}
     cases |= {name: aug.PipelineSpec((aug.StepSpec(name),)) for name in aug.AUGMENTATIONS}
     print(f"{'pipeline':<28}{'ms per redraw':>14}{'× baseline':>12}  under 200 ms")
     for name, spec in cases.items():
-        ms = _median_ms(lambda s=spec: aug.sample_grid(photo, s, N, seed=0, side=SIDE),
+        ms = 1000 * median_s(lambda s=spec: aug.sample_grid(photo, s, N, seed=0, side=SIDE),
                         args.repeats)  # fmt: skip
         print(f"{name:<28}{ms:>14.1f}{ms / base:>12.1f}  {'yes' if ms < 200 else 'NO'}")
 

@@ -10,9 +10,7 @@ same image in the same process, so the ratio is comparable across machines.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_s  # noqa: E402
 from models import convolution as conv  # noqa: E402
 from models import convolution_step as cstep  # noqa: E402
 from models import kernels as kern  # noqa: E402
@@ -61,14 +60,9 @@ def step_redraw(image: Image.Image, position: int) -> int:
 
 
 def timed(fn: Callable[[int], object], repeats: int) -> float:
-    """Median seconds of `repeats` calls after one warm-up call."""
-    fn(0)
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds per call; each call gets a new index, so no two redraws are the same."""
+    calls = iter(range(repeats + 1))
+    return median_s(lambda: fn(next(calls)), repeats)
 
 
 def main() -> None:

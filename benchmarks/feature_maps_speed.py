@@ -14,10 +14,7 @@ threads fighting each other and gives steadier figures.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_s  # noqa: E402
 from models.activations import (  # noqa: E402
     channel_order,
     color_ranges,
@@ -37,16 +35,6 @@ from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
 from models.presets import PRESETS  # noqa: E402
 from models.zoo import build_zoo_model  # noqa: E402
 from viz.feature_maps import channel_grid_figure  # noqa: E402
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def page_work(bundle: ModelBundle, image: Image.Image) -> int:
@@ -65,9 +53,9 @@ def run(label: str, bundle: ModelBundle, image: Image.Image, target_ms: float, n
         with torch.no_grad():
             bundle.model(x)
 
-    base = median_ms(forward, n)
-    capture = median_ms(lambda: compute_feature_maps(bundle, image), n)
-    full = median_ms(lambda: page_work(bundle, image), n)
+    base = 1000 * median_s(forward, n)
+    capture = 1000 * median_s(lambda: compute_feature_maps(bundle, image), n)
+    full = 1000 * median_s(lambda: page_work(bundle, image), n)
     size = page_work(bundle, image) / 1e6
     print(f"{label}: forward {base:.1f} ms | capture all layers {capture:.1f} ms "
           f"(×{capture / base:.1f}) | capture + grid figure + JSON {full:.1f} ms "

@@ -10,7 +10,6 @@ effective field: of the 16 images) timed in the same process, since absolute tim
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,19 +18,11 @@ import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import best_s  # noqa: E402
 from models import effective_field as erf  # noqa: E402
 from models import receptive_field as rf  # noqa: E402
 from models.bundle import untrained_bundle  # noqa: E402
 from models.presets import PRESETS  # noqa: E402
-
-
-def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
@@ -47,8 +38,8 @@ def main() -> None:
     for name in ("resnet50", "vgg16", "mobilenet_v3_small"):
         model = getattr(torchvision.models, name)(weights=None).eval()
         fields = lambda m=model: rf._trace_fields(m, (3, 224, 224))  # noqa: E731 (no cache)
-        t_rf = best_of(fields)
-        t_fwd = best_of(forward(model, torch.zeros(1, 3, 224, 224)))
+        t_rf = best_s(fields)
+        t_fwd = best_s(forward(model, torch.zeros(1, 3, 224, 224)))
         print(
             f"{name:20s} fields {t_rf:6.3f} s   forward {t_fwd:6.3f} s   "
             f"ratio {t_rf / t_fwd:5.2f}   {'OK' if t_rf < 2 else 'SLOW'} (< 2 s)"
@@ -56,8 +47,8 @@ def main() -> None:
     bundle = untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec)
     inputs = erf.sample_inputs(bundle, 16, seed=0)
     rf.compute_receptive_fields(bundle.model, bundle.input_shape)  # the page has it cached
-    t_erf = best_of(lambda: erf.compute_effective_field(bundle, "conv4", inputs))
-    t_fwd = best_of(forward(bundle.model, inputs))
+    t_erf = best_s(lambda: erf.compute_effective_field(bundle, "conv4", inputs))
+    t_fwd = best_s(forward(bundle.model, inputs))
     print(
         f"{'TinyVGG ERF x16':20s} effect {t_erf:6.3f} s   forward {t_fwd:6.3f} s   "
         f"ratio {t_erf / t_fwd:5.2f}   {'OK' if t_erf < 1 else 'SLOW'} (< 1 s)"

@@ -5,7 +5,7 @@ import streamlit as st
 
 from models import adversarial as adv
 from ui import frame, state
-from ui.explain import pick_model
+from ui.model_picker import pick_model
 from viz import adversarial as aviz
 
 frame(

@@ -6,7 +6,7 @@ import streamlit as st
 from models.attention import AttentionError, compute_attention, has_attention
 from models.presets import PRESETS
 from ui import frame, state
-from ui.explain import pick_model
+from ui.model_picker import pick_model
 from viz import attention as aviz
 from viz.saliency import probabilities_figure
 

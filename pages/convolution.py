@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import numpy as np
 import streamlit as st
 
 from models import convolution as conv
@@ -80,9 +79,8 @@ def image_tab() -> None:
         st.error(str(err))
         return
     st.plotly_chart(cviz.kernel_figure(kernel), key="convolution.kernel_chart")
-    maps = np.concatenate([result.channels, result.summed[None]])
     st.plotly_chart(
-        cviz.maps_figure(maps, ["red", "green", "blue", "sum + bias"]), key="convolution.response"
+        cviz.response_figure(result.channels, result.summed), key="convolution.response"
     )
     st.download_button(
         "Download the summed map (PNG)",

@@ -25,10 +25,6 @@ def shapes(n: int):
     return make_shapes(n, seed=0)[0]
 
 
-def pick_model():
-    return model_picker.pick_model("feature_maps", zoo=True)
-
-
 def feature_maps(bundle, image) -> act.FeatureMaps:
     """Compute once per model and image; widgets then only redraw."""
     key = (bundle, image, bundle.trained)
@@ -43,7 +39,7 @@ def clamp(key: str, options: list) -> None:
         ss[key] = options[0]
 
 
-bundle = pick_model()
+bundle = model_picker.pick_model("feature_maps", zoo=True)
 if not bundle.trained:
     st.info(f"**{bundle.name}** has not been trained: its filters are random, so these maps "
             "are random mixtures of the image, not learned features. Train it on the Train "

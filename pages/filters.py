@@ -21,11 +21,7 @@ frame(
 ss = st.session_state
 
 
-def pick_model():
-    return model_picker.pick_model("filters", zoo=True)
-
-
-bundle = pick_model()
+bundle = model_picker.pick_model("filters", zoo=True)
 convs = filt.conv_layers(bundle.model)
 if not convs:
     st.error("This model has no convolution layers, so it has no filters to show.")

@@ -6,7 +6,8 @@ import streamlit as st
 from models import attribution as attr
 from models.sanity import sanity_check, weight_layers
 from ui import frame, state
-from ui.explain import method_settings, pick_model
+from ui.explain import method_settings
+from ui.model_picker import pick_model
 from viz import saliency as sviz
 
 frame(

@@ -1,4 +1,4 @@
-"""Widgets shared by the Explain pages: the model picker and a method's settings as widgets."""
+"""Widgets shared by the Explain pages: a method's settings as widgets."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import streamlit as st
 
 from models.attribution import Method, conv_layers
 from models.bundle import ModelBundle
-from ui import model_picker
-from ui.model_picker import YOURS
-
-SESSION = YOURS
-
-
-def pick_model(page: str, prefer: str | None = None) -> ModelBundle:
-    """The shared model picker (ui/model_picker.py), keyed `<page>.model`."""
-    return model_picker.pick_model(page, prefer=prefer)
 
 
 def _widget(param: Any, key: str, bundle: ModelBundle) -> Any:

@@ -253,6 +253,12 @@ def _thin(array: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     return array[..., ::every, ::every], every
 
 
+def response_figure(channels: np.ndarray, summed: np.ndarray) -> go.Figure:
+    """A kernel's response on red, green and blue (3, H, W), then their sum (H, W)."""
+    maps = np.concatenate([channels, summed[None]])
+    return maps_figure(maps, ["red", "green", "blue", "sum + bias"])
+
+
 def maps_figure(maps: np.ndarray, titles: list[str], max_side: int = MAX_DISPLAY_SIDE) -> go.Figure:
     """Maps side by side on one diverging scale; above `max_side`, every n-th pixel (exact)."""
     shown, every = _thin(maps, max_side)
