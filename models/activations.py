@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from models.errors import CNNLabError
 from models.bundle import ModelBundle
 
 ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh,
@@ -33,7 +34,7 @@ _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDi
 _LOCKS_GUARD = threading.Lock()
 
 
-class ActivationError(ValueError):
+class ActivationError(CNNLabError):
     """A request for activations that cannot be met, with a reason a user can read."""
 
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from models import data
+from models.errors import CNNLabError
 from models.attribution import PixelModel, guarded, pixel_model, prepare_pixels
 from models.bundle import ModelBundle
 from models.shapes import SHAPE_CLASSES
@@ -26,7 +27,7 @@ HELD_OUT_SEED = 12345  # the held-out shapes of models/pretrain (training draws 
 CHUNK = 64
 
 
-class AttackError(ValueError):
+class AttackError(CNNLabError):
     """Attack settings that cannot be used, with a reason a user can read."""
 
 

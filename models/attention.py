@@ -13,6 +13,7 @@ from PIL import Image
 from torch import nn
 
 from models import blocks
+from models.errors import CNNLabError
 from models.activations import hooked, normalize
 from models.attribution import (
     ATTRIBUTION_METHODS,
@@ -30,7 +31,7 @@ GATES = {  # (block type, gate attribute) -> what the gate weighs
 }
 
 
-class AttentionError(ValueError):
+class AttentionError(CNNLabError):
     """A network without attention blocks, or another reason a user can read."""
 
 

@@ -24,6 +24,7 @@ from PIL import Image
 from torch import nn
 
 from models import blocks
+from models.errors import CNNLabError
 from models.activations import model_view
 from models.bundle import ModelBundle
 
@@ -31,7 +32,7 @@ SIGNS = ("positive", "negative", "absolute", "all")
 MAX_BATCH = 32  # internal batch size: bounds memory for steps, samples and windows
 
 
-class AttributionError(ValueError):
+class AttributionError(CNNLabError):
     """An attribution that cannot be computed, with a reason a user can read."""
 
 

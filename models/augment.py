@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
+from models.errors import CNNLabError
 
 Size = tuple[int, int]  # (H, W) of the images the pipeline is built for
 
@@ -130,7 +131,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
 }  # fmt: skip
 
 
-class AugmentError(ValueError):
+class AugmentError(CNNLabError):
     """A pipeline that cannot be built or run, with a reason a user can read."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from models.errors import CNNLabError
 from models.build import build_model
 from models.bundle import ModelBundle
 from models.spec import NetworkSpec, SpecError
@@ -32,7 +33,7 @@ SHIPPED: dict[str, str] = {
 }
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CNNLabError):
     """A checkpoint that cannot be used, with a reason a user can read."""
 
 

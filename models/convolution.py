@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from models.errors import CNNLabError
 from models.geometry import naive_output_size
 from models.spec import conv_out, pool_out
 
@@ -23,7 +24,7 @@ MAX_KERNEL_SIDE = 7
 MAX_SETTING = 8  # stride, padding and dilation of the step-by-step view
 
 
-class ConvolutionError(ValueError):
+class ConvolutionError(CNNLabError):
     """Settings or numbers that cannot be convolved, with a reason a user can read."""
 
 

@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from models.errors import CNNLabError
 from models.shapes import SHAPE_CLASSES, ShapeStyle, make_shapes
 from models.spec import LinearSpec, NetworkSpec, SpecError
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights for RGB -> gray
 
 
-class DataError(ValueError):
+class DataError(CNNLabError):
     """A data set that cannot be used, with a reason a user can read."""
 
 

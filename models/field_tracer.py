@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from models.errors import CNNLabError
 
 Axis = tuple[float, float, float]  # (size, jump, start) along one axis
 
 
-class ReceptiveFieldError(ValueError):
+class ReceptiveFieldError(CNNLabError):
     """A network whose receptive field cannot be followed, with a reason a user can read."""
 
 

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
+from models.errors import CNNLabError
 
 MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo, 160 MB once decoded as RGBA
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
@@ -20,7 +21,7 @@ _TRANSPARENT_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _DEEP_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 
 
-class ImageError(ValueError):
+class ImageError(CNNLabError):
     """An upload that cannot be used as an image; the message is meant for the user."""
 
 

@@ -13,12 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.errors import CNNLabError
 from models.spec import pool_out
 
 MODES = {"max": "max pooling", "avg": "average pooling", "lp": "power-average (LP) pooling"}
 
 
-class PoolError(ValueError):
+class PoolError(CNNLabError):
     """Pooling settings that PyTorch refuses, with a reason a user can read."""
 
 

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
+from models.errors import CNNLabError
 
 Shape = tuple[int, ...]  # (C, H, W) for images, (F,) for flat vectors
 
@@ -21,7 +22,7 @@ MAX_LAYERS = 200
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh")
 
 
-class SpecError(ValueError):
+class SpecError(CNNLabError):
     """A network description that cannot be built, with a reason a user can read."""
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 
+from models.errors import CNNLabError
 from models.data import PreparedData
 from models.device import pick_device
 
@@ -36,7 +37,7 @@ SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "one-cycle")
 LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(CNNLabError):
     """The loss became NaN or infinite; the message names the step."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from torch import nn
 from torchvision import models as tv
 
+from models.errors import CNNLabError
 from models.bundle import ModelBundle
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -20,7 +21,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SHAPE = (3, 224, 224)
 
 
-class ZooError(RuntimeError):
+class ZooError(CNNLabError):
     """A torchvision model that cannot be had, with a reason a user can read."""
 
 
