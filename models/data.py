@@ -209,12 +209,3 @@ def adapt_spec(spec: NetworkSpec, data: ImageData) -> NetworkSpec:
     if adapted.output_shape != (len(data.class_names),):
         raise SpecError("layers after the last linear layer change the number of outputs")
     return adapted
-
-
-def image_tensor(image: Image.Image, input_shape: tuple[int, int, int], mean, std) -> torch.Tensor:
-    """One PIL image as a normalized float batch (1, C, H, W) for a network."""
-    x = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].contiguous()
-    x = resize(convert_channels(x, input_shape[0]), tuple(input_shape[1:]))
-    m = torch.tensor(mean).view(1, -1, 1, 1)
-    s = torch.tensor(std).view(1, -1, 1, 1)
-    return (x.float() / 255 - m) / s

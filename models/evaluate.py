@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.data import image_tensor
+from models.inputs import bundle_input
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def predict(model: nn.Module, x: torch.Tensor) -> tuple[list[float], list[float]
 
 def predict_image(bundle, image) -> tuple[list[float], list[float]]:
     """Logits and softmax probabilities of a `ModelBundle` for one PIL image."""
-    return predict(bundle.model, image_tensor(image, bundle.input_shape, bundle.mean, bundle.std))
+    return predict(bundle.model, bundle_input(bundle, image))
 
 
 def misclassified(
