@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from models.errors import CNNLabError
 from models.shapes import SHAPE_CLASSES, ShapeStyle, make_shapes
