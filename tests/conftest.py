@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "tests" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 
+# Under test, the frame's safety net shows the full exception under its apology, so a page's
+# bug still fails `assert not at.exception` (tests of the net itself unset this).
+os.environ.setdefault("CNNLAB_DEBUG", "1")
+
 
 @cache
 def browser_missing() -> str | None:

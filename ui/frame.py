@@ -1,10 +1,18 @@
-"""The frame around every page: page config, our sidebar navigation and the image picker."""
+"""The frame around every page: page config, our sidebar navigation, the image picker, and the
+safety net that turns an unexpected error into a short apology (the traceback goes to the log).
+"""
 
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import uuid
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+from models.errors import CNNLabError
 
 from ui import state
 from ui.image_picker import image_picker
@@ -24,6 +32,38 @@ def _configure_process() -> bool:
     return True
 
 
+_LOG = logging.getLogger("cnnlab")
+DEBUG_ENV = "CNNLAB_DEBUG"  # "1": show the full exception under the apology (the tests set it)
+
+
+def _on_script_error(err: Exception) -> bool:
+    """Streamlit's hook for an exception that escaped a page or a fragment.
+
+    A `CNNLabError` is a refusal written for the user: its message is shown as it is. Anything
+    else is a bug: the page shows a short apology with a reference that also appears in the
+    server log beside the traceback (Streamlit has already logged the traceback itself).
+    Returns True to keep Streamlit from drawing the exception.
+    """
+    if isinstance(err, CNNLabError):
+        st.error(str(err))
+        return True
+    ref = uuid.uuid4().hex[:8]
+    _LOG.error("unexpected error, reference %s", ref, exc_info=err)
+    st.error(
+        "Sorry, something went wrong on this page and it could not finish. Your network, model "
+        "and image are kept: change a setting or open the page again. If it happens again, "
+        f"tell whoever runs this server the reference **{ref}**."
+    )
+    return os.environ.get(DEBUG_ENV, "").strip() != "1"
+
+
+def install_safety_net() -> None:
+    """Route every uncaught exception of this session's runs through `_on_script_error`."""
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.on_script_error = _on_script_error
+
+
 def sidebar_navigation() -> None:
     """Our own menu, in sections, drawn with st.page_link (see DESIGN.md: no st.navigation)."""
     for section, pages in itertools.groupby(available_pages(), key=lambda p: p.section):
@@ -34,6 +74,7 @@ def sidebar_navigation() -> None:
 
 def frame(title: str, intro: str | None = None) -> None:
     """Start a page: config, sidebar, session defaults, the title and a short introduction."""
+    install_safety_net()
     st.set_page_config(page_title=f"{title} · CNN Lab", page_icon="🧠", layout="wide")
     _configure_process()
     state.init()
