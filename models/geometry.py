@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from models.budget import count_macs as count_macs  # one implementation, shared with the caps
+from models.budget import count_params as count_params
 from models.build import layer_names
 from models.spec import (
-    BatchNormSpec,
     CBAMSpec,
     ConvSpec,
     FlattenSpec,
@@ -24,7 +25,6 @@ from models.spec import (
     PoolSpec,
     ResidualSpec,
     Shape,
-    SqueezeExciteSpec,
 )
 
 
@@ -50,68 +50,6 @@ class LayerInfo:
     params: int
     macs: int
     rf: ReceptiveField
-
-
-def _conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = True) -> int:
-    return (k * k * c_in // groups + int(bias)) * c_out
-
-
-def _se_params(c: int, reduction: int) -> int:
-    hidden = max(1, c // reduction)
-    return c * hidden + hidden + hidden * c + c
-
-
-def _inception_branches(ly: InceptionSpec, c: int) -> list[tuple[int, int, int]]:
-    """(in, out, kernel) of every conv inside an inception block."""
-    convs = [(c, ly.out_1x1, 1), (c, ly.pool_proj, 1)]
-    for reduce, out, k in ((ly.reduce_3x3, ly.out_3x3, 3), (ly.reduce_5x5, ly.out_5x5, 5)):
-        convs += [(c, reduce, 1), (reduce, out, k)] if reduce else [(c, out, k)]
-    return convs
-
-
-def count_params(layer: LayerSpec, shape_in: Shape) -> int:
-    """Trainable parameters of one layer, by formula."""
-    c = shape_in[0]
-    match layer:
-        case ConvSpec():
-            return _conv_params(c, layer.out_channels, layer.kernel_size, layer.groups, layer.bias)
-        case LinearSpec():
-            return (c + int(layer.bias)) * layer.out_features
-        case BatchNormSpec():
-            return 2 * c  # a scale and a shift per channel
-        case ResidualSpec():
-            o = layer.out_channels
-            main = _conv_params(c, o, 3, bias=False) + _conv_params(o, o, 3, bias=False) + 4 * o
-            return main + (_conv_params(c, o, 1, bias=False) + 2 * o if layer.projects(c) else 0)
-        case InceptionSpec():
-            return sum(_conv_params(i, o, k) for i, o, k in _inception_branches(layer, c))
-        case SqueezeExciteSpec():
-            return _se_params(c, layer.reduction)
-        case CBAMSpec():
-            return _se_params(c, layer.reduction) + 2 * layer.spatial_kernel**2 + 1
-    return 0
-
-
-def count_macs(layer: LayerSpec, shape_in: Shape, shape_out: Shape) -> int:
-    """Multiply-accumulates of one forward pass of one image (convs and dense layers)."""
-    c = shape_in[0]
-    hw_out = shape_out[1] * shape_out[2] if len(shape_out) == 3 else 1
-    match layer:
-        case ConvSpec():
-            return hw_out * layer.out_channels * layer.kernel_size**2 * c // layer.groups
-        case LinearSpec():
-            return c * layer.out_features
-        case ResidualSpec():
-            o = layer.out_channels
-            return hw_out * (9 * c * o + 9 * o * o + (c * o if layer.projects(c) else 0))
-        case InceptionSpec():
-            return hw_out * sum(i * o * k * k for i, o, k in _inception_branches(layer, c))
-        case SqueezeExciteSpec():
-            return 2 * c * max(1, c // layer.reduction)
-        case CBAMSpec():
-            mlp = 4 * c * max(1, c // layer.reduction)
-            return mlp + hw_out * 2 * layer.spatial_kernel**2
-    return 0
 
 
 def _grow(rf: ReceptiveField, span: int, stride: int, pad: float) -> ReceptiveField:

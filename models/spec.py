@@ -2,15 +2,19 @@
 
 A `NetworkSpec` is an input shape (C, H, W) and a tuple of layer specs. Every layer spec knows
 its own output shape, so an invalid network is refused with a `SpecError` that names the layer
-and the reason, before any tensor exists. The JSON form round-trips exactly.
+and the reason, before any tensor exists; so is one whose parameters, memory or MACs are over
+the caps of `models.budget`. Any JSON value, however wrong, gives a SpecError and nothing else.
+The JSON form round-trips exactly.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
+
 from models.errors import CNNLabError
 
 Shape = tuple[int, ...]  # (C, H, W) for images, (F,) for flat vectors
@@ -19,6 +23,7 @@ MAX_CHANNELS = 4096
 MAX_SIDE = 4096
 MAX_KERNEL = 64
 MAX_LAYERS = 200
+MAX_JSON_CHARS = 1_000_000  # a 200-layer network written out with indents is under 50 kB
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh")
 
 
@@ -26,19 +31,45 @@ class SpecError(CNNLabError):
     """A network description that cannot be built, with a reason a user can read."""
 
 
+class _Short(reprlib.Repr):
+    """reprlib with short limits, and no int too long for `repr` (over 4,300 digits raises)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 40, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 64:  # digits from bits: no decimal conversion of a huge number
+            return f"a number with about {int(x.bit_length() * math.log10(2)) + 1} digits"
+        return super().repr_int(x, level)
+
+
+def show(value: Any) -> str:
+    """Any value, however big, long or nested, cut to a few dozen characters for a message."""
+    return _Short().repr(value)
+
+
 def _int(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{name} must be a whole number, not {value!r}")
+        raise SpecError(f"{name} must be a whole number, not {show(value)}")
     if value < low:
-        raise SpecError(f"{name} must be at least {low}, not {value}")
+        raise SpecError(f"{name} must be at least {low}, not {show(value)}")
     if high is not None and value > high:
-        raise SpecError(f"{name} must be at most {high}, not {value}")
+        raise SpecError(f"{name} must be at most {high}, not {show(value)}")
     return value
 
 
 def _bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise SpecError(f"{name} must be true or false, not {value!r}")
+        raise SpecError(f"{name} must be true or false, not {show(value)}")
+
+
+def _fraction(name: str, value: Any, words: str) -> None:
+    """A float or int in [0, 1): NaN, infinities, bools and text are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{name} must be a number, not {show(value)}")
+    if not 0 <= value < 1:  # also false for NaN
+        raise SpecError(f"{name} {words} in [0, 1), not {show(value)}")
 
 
 def _needs_image(kind: str, shape: Shape) -> tuple[int, int, int]:
@@ -140,14 +171,9 @@ class ActivationSpec(LayerSpec):
     negative_slope: float = 0.01  # used by leaky_relu only
 
     def __post_init__(self) -> None:
-        if self.kind not in ACTIVATIONS:
-            raise SpecError(f"unknown activation {self.kind!r}; choose one of {ACTIVATIONS}")
-        if not isinstance(self.negative_slope, (int, float)) or isinstance(
-            self.negative_slope, bool
-        ):
-            raise SpecError("negative_slope must be a number")
-        if not 0 <= self.negative_slope < 1:
-            raise SpecError("negative_slope must be between 0 and 1")
+        if not isinstance(self.kind, str) or self.kind not in ACTIVATIONS:
+            raise SpecError(f"unknown activation {show(self.kind)}; choose one of {ACTIVATIONS}")
+        _fraction("negative_slope", self.negative_slope, "must be")
         if self.kind != "leaky_relu":  # the slope means nothing here; keep JSON round-trips exact
             object.__setattr__(self, "negative_slope", 0.01)
 
@@ -172,7 +198,7 @@ class PoolSpec(LayerSpec):
 
     def __post_init__(self) -> None:
         if self.mode not in ("max", "avg"):
-            raise SpecError(f"pooling mode must be max or avg, not {self.mode!r}")
+            raise SpecError(f"pooling mode must be max or avg, not {show(self.mode)}")
         _int("kernel_size", self.kernel_size, 1, MAX_KERNEL)
         if self.stride is None:  # PyTorch's default: windows side by side
             object.__setattr__(self, "stride", self.kernel_size)
@@ -212,7 +238,7 @@ class GlobalPoolSpec(LayerSpec):
 
     def __post_init__(self) -> None:
         if self.mode not in ("max", "avg"):
-            raise SpecError(f"global pooling mode must be max or avg, not {self.mode!r}")
+            raise SpecError(f"global pooling mode must be max or avg, not {show(self.mode)}")
 
     @property
     def type(self) -> str:  # type: ignore[override]
@@ -237,10 +263,7 @@ class DropoutSpec(LayerSpec):
     type: ClassVar[str] = "dropout"
 
     def __post_init__(self) -> None:
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)):
-            raise SpecError(f"p must be a number, not {self.p!r}")
-        if not 0 <= self.p < 1:
-            raise SpecError(f"p is a probability and must be in [0, 1), not {self.p}")
+        _fraction("p", self.p, "is a probability and must be")
 
 
 @dataclass(frozen=True)
@@ -308,6 +331,11 @@ class InceptionSpec(LayerSpec):
             _int(name, getattr(self, name), 1, MAX_CHANNELS)
         for name in ("reduce_3x3", "reduce_5x5"):
             _int(name, getattr(self, name), 0, MAX_CHANNELS)
+        if self.out_channels > MAX_CHANNELS:
+            raise SpecError(
+                f"its four branches together make {self.out_channels} channels; "
+                f"at most {MAX_CHANNELS}"
+            )
 
     @property
     def out_channels(self) -> int:
@@ -352,12 +380,23 @@ class CBAMSpec(LayerSpec):
         return shape
 
 
+def _fixed(cls: type, key: str, value: str):
+    """A factory of `cls` with `key` set by the JSON type name, never by the JSON settings."""
+
+    def make(**kw: Any) -> LayerSpec:
+        if key in kw:  # checked here: under a tracer, CPython 3.11 said KeyError, not TypeError
+            raise TypeError(f"got an unexpected keyword argument {key!r}")
+        return cls(**{key: value}, **kw)
+
+    return make
+
+
 def _activation(kind: str):
-    return lambda **kw: ActivationSpec(kind=kind, **kw)
+    return _fixed(ActivationSpec, "kind", kind)
 
 
 def _pool(cls: type, mode: str):
-    return lambda **kw: cls(mode=mode, **kw)
+    return _fixed(cls, "mode", mode)
 
 
 LAYER_TYPES: dict[str, Any] = {
@@ -381,10 +420,10 @@ LAYER_TYPES: dict[str, Any] = {
 def layer_from_dict(data: Any) -> LayerSpec:
     """Make one layer spec from its JSON object; unknown types and keys are refused."""
     if not isinstance(data, dict):
-        raise SpecError(f"a layer must be an object like {{'type': 'conv', ...}}, not {data!r}")
+        raise SpecError(f"a layer must be an object like {{'type': 'conv', ...}}, not {show(data)}")
     kind = data.get("type")
-    if kind not in LAYER_TYPES:
-        raise SpecError(f"unknown layer type {kind!r}; known types: {', '.join(LAYER_TYPES)}")
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        raise SpecError(f"unknown layer type {show(kind)}; known types: {', '.join(LAYER_TYPES)}")
     kwargs = {k: v for k, v in data.items() if k != "type"}
     try:
         return LAYER_TYPES[kind](**kwargs)
@@ -405,14 +444,24 @@ class NetworkSpec:
     layers: tuple[LayerSpec, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        if isinstance(self.input_shape, list):  # code may pass lists; keep the spec hashable
+            object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        if isinstance(self.layers, list):
+            object.__setattr__(self, "layers", tuple(self.layers))
         if not isinstance(self.input_shape, tuple) or len(self.input_shape) != 3:
             raise SpecError("input must be three numbers: channels, height, width")
         _int("input channels", self.input_shape[0], 1, MAX_CHANNELS)
         _int("input height", self.input_shape[1], 1, MAX_SIDE)
         _int("input width", self.input_shape[2], 1, MAX_SIDE)
-        if len(self.layers) > MAX_LAYERS:
-            raise SpecError(f"at most {MAX_LAYERS} layers, not {len(self.layers)}")
-        self.shapes()  # validates every layer against the shape it receives
+        if not isinstance(self.layers, tuple):
+            raise SpecError(f"layers must be a list of layers, not {show(self.layers)}")
+        _check_count(len(self.layers))
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, LayerSpec):
+                raise SpecError(f"Layer {i + 1} is not a layer spec but {show(layer)}")
+        from models.budget import check_budget  # here: budget reads the classes defined above
+
+        check_budget(self.layers, self.shapes())  # shapes() checks each layer against its input
 
     def shapes(self) -> list[Shape]:
         """The input shape, then the output shape after each layer."""
@@ -446,22 +495,43 @@ class NetworkSpec:
             raise SpecError('"input" must be a list of three numbers: [channels, height, width]')
         if not isinstance(raw_layers, list):
             raise SpecError('"layers" must be a list')
+        _check_count(len(raw_layers))  # before a single layer object is made
         layers = []
         for i, raw in enumerate(raw_layers):
             try:
                 layers.append(layer_from_dict(raw))
             except SpecError as err:
-                kind = raw.get("type", "?") if isinstance(raw, dict) else "?"
-                raise SpecError(f"Layer {i + 1} ({kind}): {err}") from None
+                kind = raw.get("type") if isinstance(raw, dict) else None
+                name = kind if isinstance(kind, str) and len(kind) <= 20 else "?"
+                raise SpecError(f"Layer {i + 1} ({name}): {err}") from None
         return cls(tuple(shape), tuple(layers))
 
     @classmethod
-    def from_json(cls, text: str) -> NetworkSpec:
+    def from_json(cls, text: str | bytes) -> NetworkSpec:
+        """Parse a network from JSON text; anything wrong with it raises SpecError."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise SpecError(f"a network in JSON is text, not {show(text)}")
+        if len(text) > MAX_JSON_CHARS:
+            raise SpecError(
+                f"this network file is {len(text):,} characters long; a network here is at most "
+                f"{MAX_JSON_CHARS:,} (a {MAX_LAYERS}-layer network takes under 50,000)"
+            )
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError, RecursionError) as err:
+        except RecursionError:
+            raise SpecError("this JSON is nested too deeply to be a network") from None
+        except UnicodeDecodeError:
+            raise SpecError("this is not a text file (UTF-8), so not a network in JSON") from None
+        except json.JSONDecodeError as err:
             raise SpecError(f"this is not valid JSON: {err}") from None
+        except ValueError:  # Python refuses to read an integer of over 4,300 digits
+            raise SpecError("a number in this JSON is too long (over 4,300 digits)") from None
         return cls.from_dict(data)
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_LAYERS:
+        raise SpecError(f"a network here has at most {MAX_LAYERS} layers; this one has {n:,}")
 
 
 # What a newly added layer of each type starts with in the editor.

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from models.data import (
     DataError,
@@ -72,9 +72,9 @@ def test_check_fit_names_channel_size_and_class_disagreements():
     assert check_fit(shapes(20), TINYVGG).problems == ()
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
+def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", method) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
@@ -140,6 +140,116 @@ def test_a_file_that_is_not_a_zip_is_refused():
         load_zip(b"PK but not really")
 
 
+def _two_classes(**extra: bytes) -> dict[str, bytes]:
+    return {"cats/a.png": _png((200, 0, 0)), "dogs/b.png": _png((0, 0, 200)), **extra}
+
+
+def _central_record(data: bytearray, name: str) -> int:
+    """The offset of `name`'s record in the zip's central directory."""
+    start = data.find(b"PK\x01\x02")
+    while start >= 0:
+        length = int.from_bytes(data[start + 28 : start + 30], "little")
+        if data[start + 46 : start + 46 + length] == name.encode():
+            return start
+        start = data.find(b"PK\x01\x02", start + 4)
+    raise AssertionError(f"{name} is not in the zip")
+
+
+def _patched(data: bytes, name: str, field: int, value: int) -> bytes:
+    """The zip with a 2-byte field of `name`'s central and local headers set to `value`.
+
+    `field` is the offset in the central record (8: flags, 10: method); the local header holds
+    the same field 2 bytes earlier.
+    """
+    out = bytearray(data)
+    central = _central_record(out, name)
+    local = int.from_bytes(out[central + 42 : central + 46], "little")
+    for offset in (central + field, local + field - 2):
+        out[offset : offset + 2] = value.to_bytes(2, "little")
+    return bytes(out)
+
+
+def _payload_offset(data: bytes, name: str) -> int:
+    """Where `name`'s (possibly compressed) bytes start in the zip."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        local = archive.getinfo(name).header_offset
+    lengths = data[local + 26 : local + 30]
+    return (
+        local + 30 + int.from_bytes(lengths[:2], "little") + int.from_bytes(lengths[2:], "little")
+    )
+
+
+def test_an_encrypted_entry_is_refused_by_name():
+    data = _patched(
+        _zip(_two_classes(**{"dogs/secret.png": _png((9, 9, 9))})), "dogs/secret.png", 8, 1
+    )
+    with pytest.raises(DataError, match="dogs/secret.png is encrypted"):
+        load_zip(data)
+
+
+def test_an_entry_with_an_unknown_compression_method_is_refused_by_name():
+    data = _patched(_zip(_two_classes(**{"dogs/odd.png": _png((9, 9, 9))})), "dogs/odd.png", 10, 99)
+    with pytest.raises(DataError, match="dogs/odd.png is compressed with method 99"):
+        load_zip(data)
+
+
+def test_an_entry_whose_bytes_do_not_match_its_crc_is_refused_by_name():
+    png = _png((9, 9, 9), size=(40, 40))
+    data = bytearray(_zip(_two_classes(**{"dogs/flip.png": png}), zipfile.ZIP_STORED))
+    data[_payload_offset(bytes(data), "dogs/flip.png") + len(png) - 20] ^= 0xFF
+    with pytest.raises(DataError, match="dogs/flip.png is damaged inside the zip.*CRC"):
+        load_zip(bytes(data))
+
+
+def test_an_entry_with_corrupt_deflate_data_is_refused_by_name():
+    data = bytearray(_zip(_two_classes(**{"dogs/bad.png": _png((9, 9, 9))})))
+    data[_payload_offset(bytes(data), "dogs/bad.png")] = 0xFF  # deflate block type 3: invalid
+    with pytest.raises(DataError, match="dogs/bad.png is damaged inside the zip"):
+        load_zip(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def huge_png() -> bytes:
+    """A real 6000×6000 one-bit PNG: 36 million pixels in a few kilobytes."""
+    buffer = io.BytesIO()
+    Image.new("1", (6000, 6000)).save(buffer, "PNG")
+    assert len(buffer.getvalue()) < 20_000
+    return buffer.getvalue()
+
+
+def test_600_small_pngs_claiming_6000_by_6000_are_refused_without_decoding_one(
+    huge_png, monkeypatch
+):
+    files = {f"c{i % 2}/{i}.png": huge_png for i in range(600)}
+    data = _zip(files, zipfile.ZIP_STORED)
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+
+    def counting_load(image):
+        decoded.append(image.size)
+        return real_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    with pytest.raises(DataError, match="more than 200 million pixels"):
+        load_zip(data)
+    assert decoded == []
+
+
+def test_the_pixel_budget_comes_from_the_environment_and_counts_every_image(monkeypatch):
+    files = {f"c{i % 2}/{i}.png": _png((i, 0, 0), size=(20, 10)) for i in range(6)}
+    assert len(load_zip(_zip(files))[0].y) == 6  # 1,200 pixels
+    monkeypatch.setenv("CNNLAB_MAX_ZIP_MPIXELS", "0.001")  # 1,000 pixels
+    with pytest.raises(DataError, match="more than 0.001 million pixels.*CNNLAB_MAX_ZIP_MPIXELS"):
+        load_zip(_zip(files))
+    assert len(load_zip(_zip(files), ZipLimits(max_pixels=1_200))[0].y) == 6
+
+
+def test_images_that_fail_their_own_header_checks_are_skipped_not_counted():
+    strip = _png((1, 2, 3), size=(510, 10))  # 51:1, refused by load_image's header check
+    data, skipped = load_zip(_zip(_two_classes(**{"dogs/strip.png": strip})))
+    assert data.counts() == {"cats": 1, "dogs": 1} and skipped == 1
+
+
 def _idx_images(n: int, side: int = 28) -> bytes:
     pixels = (np.arange(n * side * side) % 251).astype(np.uint8).tobytes()
     return struct.pack(">IIII", 2051, n, side, side) + pixels
@@ -198,3 +308,14 @@ def test_image_data_counts_classes_by_name():
         torch.zeros(3, 1, 2, 2, dtype=torch.uint8), torch.tensor([1, 1, 0]), ("a", "b"), "t"
     )
     assert data.counts() == {"a": 1, "b": 2}
+
+
+def test_a_jpeg_whose_header_is_longer_than_the_first_read_is_still_measured_and_loaded():
+    buffer = io.BytesIO()
+    profile = np.random.default_rng(0).integers(0, 256, 400_000, dtype=np.uint8).tobytes()
+    Image.new("RGB", (30, 20), (0, 200, 0)).save(buffer, "JPEG", icc_profile=profile)
+    jpeg = buffer.getvalue()
+    with pytest.raises(OSError):
+        Image.open(io.BytesIO(jpeg[: 256 * 2**10]))  # the size lies past the first 256 KB
+    data, skipped = load_zip(_zip(_two_classes(**{"dogs/long.jpg": jpeg})))
+    assert data.counts() == {"cats": 1, "dogs": 2} and skipped == 0

@@ -1,11 +1,14 @@
-"""Property tests: the formulas of models/geometry.py agree with PyTorch on random networks."""
+"""Property tests: the formulas of models/geometry.py and models/budget.py agree with PyTorch on
+random networks."""
 
 import contextlib
+import math
 
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from models.budget import network_cost
 from models.build import build_model
 from models.geometry import analyze
 from models.spec import ACTIVATIONS, NetworkSpec, SpecError, layer_from_dict
@@ -109,6 +112,35 @@ def test_shapes_and_parameter_counts_match_a_real_forward_pass(spec):
             x = module(x)
             assert tuple(x.shape[1:]) == info.output_shape, name
             assert sum(p.numel() for p in module.parameters()) == info.params, name
+
+
+BLOCKS = {"residual", "inception", "se", "cbam"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs())
+def test_the_cost_matches_the_tensors_and_weights_of_a_real_forward_pass(spec):
+    """Parameters exactly; memory: every leaf module's output, and more only inside blocks."""
+    model = build_model(spec).eval()
+    values = [math.prod(spec.input_shape)]
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: values.append(out[0].numel()))
+        for name, m in model.named_modules()
+        if name and not list(m.children())  # leaves; not the (maybe empty) network itself
+    ]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(2, *spec.input_shape))  # two images: batchnorm1d needs them
+    finally:
+        for hook in hooks:
+            hook.remove()
+    cost = network_cost(spec)
+    assert cost.params == sum(p.numel() for p in model.parameters())
+    assert cost.macs == sum(info.macs for info in analyze(spec))
+    if any(layer.type in BLOCKS for layer in spec.layers):
+        assert cost.activation_bytes >= 4 * sum(values)
+    else:
+        assert cost.activation_bytes == 4 * sum(values)
 
 
 junk = st.one_of(

@@ -9,8 +9,17 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
-from models.images import MAX_PIXELS, ImageError, image_to_png_bytes, load_image
+from models.images import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    ImageError,
+    image_to_png_bytes,
+    load_image,
+    preview_bytes,
+    read_header,
+)
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -142,10 +151,69 @@ def test_an_animation_gives_its_first_frame(fmt):
     assert loaded.getpixel((4, 4)) == RED
 
 
-@pytest.mark.parametrize("size", [(1, 1), (10000, 3), (3, 10000)])
-def test_tiny_and_very_thin_images_load(size):
+@pytest.mark.parametrize("size", [(1, 1), (500, 10), (10, 500)])
+def test_tiny_images_and_strips_up_to_fifty_to_one_load(size):
     loaded = load_image(_encode(Image.new("RGB", size, BLUE), "PNG"))
     assert loaded.size == size and loaded.mode == "RGB"
+
+
+@pytest.mark.parametrize("size", [(70000, 8), (8, 70000), (51, 1), (10000, 3)])
+def test_a_strip_longer_than_fifty_to_one_is_refused_from_its_header(size):
+    data = _png_claiming(*size)  # a header and no pixels: refusing it must not decode anything
+    with pytest.raises(ImageError, match="50:1") as caught:
+        load_image(data)
+    assert f"{size[0]}×{size[1]}" in str(caught.value)
+    with pytest.raises(ImageError, match="50:1"):
+        read_header(data)
+
+
+def test_a_real_70000_by_8_png_is_refused_as_a_strip():
+    with pytest.raises(ImageError, match="50:1"):
+        load_image(_encode(Image.new("RGB", (70000, 8), BLUE), "PNG"))
+
+
+def test_the_header_gives_the_size_without_decoding_any_pixel():
+    assert read_header(_png_claiming(6000, 4000)) == (6000, 4000)
+    assert read_header(io.BytesIO(_png_claiming(30, 20))) == (30, 20)
+    with pytest.raises(ImageError, match="megapixels"):
+        read_header(_png_claiming(8000, 8000))
+    with pytest.raises(ImageError, match="not an image"):
+        read_header(b"plain text")
+
+
+def _halves(size: tuple[int, int]) -> Image.Image:
+    """Red on the left half, blue on the right."""
+    image = Image.new("RGB", size, BLUE)
+    image.paste(RED, (0, 0, size[0] // 2, size[1]))
+    return image
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_large_image_is_shrunk_on_intake_to_the_display_size(fmt):
+    loaded = load_image(_encode(_halves((4100, 1025)), fmt))
+    assert loaded.size == (MAX_SIDE, 512) and loaded.mode == "RGB"
+    pixels = np.asarray(loaded, dtype=int)
+    assert np.abs(pixels[256, 100] - RED).max() < 8 and np.abs(pixels[256, -100] - BLUE).max() < 8
+
+
+def test_a_large_rotated_jpeg_is_shrunk_and_turned_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": the red left half ends on top
+    loaded = load_image(_encode(_halves((4096, 1024)), "JPEG", exif=exif.tobytes()))
+    assert loaded.size == (512, MAX_SIDE)
+    pixels = np.asarray(loaded, dtype=int)
+    assert np.abs(pixels[100, 256] - RED).max() < 8 and np.abs(pixels[-100, 256] - BLUE).max() < 8
+
+
+def test_the_longer_side_can_be_capped_lower_for_a_caller_that_needs_less():
+    assert load_image(_encode(_halves((300, 200)), "PNG"), max_side=60).size == (60, 40)
+
+
+def test_a_preview_is_a_small_jpeg_of_the_image():
+    data = preview_bytes(_halves((2048, 1024)))
+    preview = Image.open(io.BytesIO(data))
+    assert preview.format == "JPEG" and preview.size == (640, 320)
+    assert len(data) < 50_000
 
 
 @pytest.mark.parametrize(
@@ -224,3 +292,24 @@ def test_png_bytes_for_download_round_trip():
     data = image_to_png_bytes(Image.fromarray(pixels))
     assert data.startswith(b"\x89PNG")
     assert np.array_equal(np.asarray(load_image(data)), pixels)
+
+
+def _sidebar_picker() -> None:
+    """The image picker alone, as every page draws it (AppTest runs this as a script)."""
+    from ui import state
+    from ui.image_picker import image_picker
+
+    state.init()
+    image_picker()
+
+
+def test_the_sidebar_thumbnail_is_encoded_once_per_image_not_on_every_rerun():
+    at = AppTest.from_function(_sidebar_picker, default_timeout=60)
+    at.run()
+    image, thumbnail = at.session_state["_image_picker.preview"]
+    assert thumbnail.startswith(b"\xff\xd8") and image is at.session_state["image"]
+    at.run()
+    assert at.session_state["_image_picker.preview"][1] is thumbnail
+    samples = at.selectbox(key="sidebar.sample")
+    samples.select(next(o for o in samples.options if o != samples.value)).run()
+    assert not at.exception and at.session_state["_image_picker.preview"][1] != thumbnail

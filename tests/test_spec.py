@@ -1,11 +1,14 @@
 """Network specs: JSON round trips, defaults, and plain-worded errors for invalid networks."""
 
+import base64
 import json
+import zlib
 
 import pytest
 
 from models.presets import PRESETS
 from models.spec import LAYER_TYPES, NetworkSpec, SpecError, conv_out, new_layer, pool_out
+from ui.state import decode_spec, encode_spec
 
 ISSUE_EXAMPLE = {
     "input": [3, 32, 32],
@@ -132,3 +135,159 @@ def test_output_size_rules_match_the_formulas():
 def test_to_json_is_valid_json_with_input_and_layers():
     data = json.loads(PRESETS["LeNet-5"].spec.to_json())
     assert data["input"] == [1, 32, 32] and data["layers"][0]["type"] == "conv"
+
+
+# ---- wrong types anywhere: always a short SpecError, never TypeError, KeyError, ... ----
+
+HUGE = 10**5000  # Python will not even print this (over 4,300 digits)
+NAN, INF = float("nan"), float("inf")
+
+
+RELU = {"type": "relu"}
+
+
+def _conv(**kw) -> dict:
+    return {"type": "conv", "out_channels": 4} | kw
+
+
+@pytest.mark.parametrize(
+    ("layer", "words"),
+    [
+        ({"type": ["conv"]}, "unknown layer type"),
+        ({"type": {"conv": 1}}, "unknown layer type"),
+        ({"type": None}, "unknown layer type"),
+        ({"type": 3}, "unknown layer type"),
+        ({"type": "x" * 1_000_000}, "unknown layer type"),
+        (_conv(out_channels=HUGE), "a number with about 5001 digits"),
+        (_conv(out_channels=2**64), "at most 4096"),
+        (_conv(kernel_size=3.0), "whole number"),
+        (_conv(stride=True), "whole number"),
+        (_conv(out_channels="8"), "whole number"),
+        (_conv(padding="3"), "whole number"),
+        (_conv(padding=None), "whole number"),
+        (_conv(bias="yes"), "true or false"),
+        ({"type": "maxpool", "ceil_mode": 1}, "true or false"),
+        ({"type": "dropout", "p": NAN}, "probability"),
+        ({"type": "dropout", "p": INF}, "probability"),
+        ({"type": "dropout", "p": -INF}, "probability"),
+        ({"type": "dropout", "p": "0.5"}, "number"),
+        ({"type": "dropout", "p": True}, "number"),
+        ({"type": "leaky_relu", "negative_slope": NAN}, "negative_slope"),
+        ({"type": "leaky_relu", "negative_slope": INF}, "negative_slope"),
+        ({"type": "leaky_relu", "negative_slope": HUGE}, "negative_slope"),
+        ({"type": "relu", "kind": "gelu"}, "unexpected"),
+        ({"type": "maxpool", "mode": "avg"}, "unexpected"),
+        ({"type": "inception", "out_1x1": [8]}, "whole number"),
+        ({"type": "cbam", "spatial_kernel": 7.5}, "whole number"),
+        ({"type": "residual", "out_channels": {}}, "whole number"),
+    ],
+)
+def test_a_wrong_type_in_a_layer_raises_a_short_spec_error(layer, words):
+    with pytest.raises(SpecError) as err:
+        NetworkSpec.from_dict({"input": [4, 8, 8], "layers": [layer]})
+    assert words in str(err.value)
+    assert "Layer 1 (" in str(err.value) and len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        [3, 8],
+        [3, 8, 8, 8],
+        [3.0, 8, 8],
+        [True, 8, 8],
+        ["3", 8, 8],
+        [[3], 8, 8],
+        [3, -8, 8],
+        [3, HUGE, 8],
+        [3, 8, NAN],
+        "3,8,8",
+        None,
+        {"c": 3},
+    ],
+)
+def test_an_input_that_is_not_three_whole_numbers_raises_spec_error(shape):
+    with pytest.raises(SpecError) as err:
+        NetworkSpec.from_dict({"input": shape, "layers": []})
+    assert len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": ' + "9" * 5000 + "}]}",
+         "over 4,300 digits"),
+        ('{"input": [3, 8, 8], "layers": [{"type": "dropout", "p": NaN}]}', "probability"),
+        ('{"input": [3, 8, 8], "layers": [{"type": "dropout", "p": Infinity}]}', "probability"),
+        ('{"input": [3, 8, 8], "layers": [{"type": "elu", "negative_slope": -Infinity}]}',
+         "negative_slope"),
+        ('{"input": [3, 8, 8], "layers": [{"type": null}]}', "unknown layer type"),
+        ('{"input": [3, 8, 8], "layers": null}', "must be a list"),
+        (b'{"input": [3, 8, 8], "layers": [\xff]}', "not a text file"),
+        ("[" * 900_000, "nested too deeply"),
+        (" " * 1_000_001, "characters long"),
+        (None, "is text"),
+        (12, "is text"),
+    ],
+    ids=["huge-int", "nan", "inf", "-inf", "null-type", "null-layers", "not-utf8", "deep", "1mb",
+         "none", "int"],
+)  # fmt: skip
+def test_hostile_json_text_raises_a_short_spec_error(text, words):
+    with pytest.raises(SpecError) as err:
+        NetworkSpec.from_json(text)
+    assert words in str(err.value) and len(str(err.value)) < 300
+
+
+def test_code_that_builds_a_spec_gets_spec_errors_and_may_pass_lists():
+    from models.spec import ConvSpec
+
+    spec = NetworkSpec([3, 8, 8], [ConvSpec(4)])
+    assert spec.input_shape == (3, 8, 8) and hash(spec) == hash(
+        NetworkSpec((3, 8, 8), (ConvSpec(4),))
+    )
+    with pytest.raises(SpecError, match="Layer 1 is not a layer spec"):
+        NetworkSpec((3, 8, 8), ({"type": "conv"},))
+    with pytest.raises(SpecError, match="layers must be a list"):
+        NetworkSpec((3, 8, 8), None)  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="about 5001 digits"):
+        ConvSpec(HUGE)
+
+
+# ---- ?net= links: the decoder caps what it unpacks and says what is wrong in plain words ----
+
+
+def _link(doc: object, text: str | None = None) -> str:
+    """A `?net=` value for any document (encode_spec needs a valid spec; these are not)."""
+    raw = (json.dumps(doc) if text is None else text).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+CONV64 = {"type": "conv", "out_channels": 64, "kernel_size": 3, "padding": 1}
+HUGE_NET = {"input": [3, 2048, 2048], "layers": [CONV64, RELU, CONV64, RELU, CONV64]}  # 1 GB each
+RELUS_25MB = '{"input": [3, 8, 8], "layers": [' + ", ".join(['{"type": "relu"}'] * 1_500_000) + "]}"
+
+
+def test_a_link_round_trips_every_preset():
+    for preset in PRESETS.values():
+        assert decode_spec(encode_spec(preset.spec)) == preset.spec
+
+
+@pytest.mark.parametrize(
+    ("link", "words"),
+    [
+        (_link(HUGE_NET), "needs 5 GB of memory for one image; the limit here is 256 MB"),
+        (_link(None, RELUS_25MB), "more than 200 kB"),
+        (_link(ISSUE_EXAMPLE)[:-12], "damaged"),
+        ("é" + _link(ISSUE_EXAMPLE), "damaged"),
+        ("not a link at all", "damaged"),
+        (base64.urlsafe_b64encode(zlib.compress(b"\xff\xfe{}")).decode(), "damaged"),
+        ("A" * 100_001, "far longer"),
+        (_link({"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": None}]}),
+         "Layer 1 (conv): out_channels must be a whole number"),
+    ],
+    ids=["5gb", "25mb", "cut", "non-ascii", "not-base64", "not-utf8", "too-long", "bad-layer"],
+)  # fmt: skip
+def test_a_bad_link_raises_a_spec_error_in_plain_words(link, words):
+    with pytest.raises(SpecError) as err:
+        decode_spec(link)
+    assert words in str(err.value)

@@ -27,16 +27,39 @@ def encode_spec(spec: NetworkSpec) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_LINK_CHARS = 100_000  # a 200-layer network packs into a few thousand characters
+MAX_LINK_BYTES = 200_000  # its JSON, unpacked
+DAMAGED_LINK = (
+    "the network in this link is damaged (perhaps the link was cut short when it was copied), "
+    "so it could not be read"
+)
+
+
 def decode_spec(text: str) -> NetworkSpec:
-    """The inverse of `encode_spec`; a damaged link raises SpecError."""
+    """The inverse of `encode_spec`; a damaged, oversized or invalid link raises SpecError.
+
+    Nothing bigger than a network could be is ever unpacked: the link's length and the unpacked
+    size are capped first, then `NetworkSpec` checks the layers and what they would cost.
+    """
+    if not isinstance(text, str) or len(text) > MAX_LINK_CHARS:
+        raise SpecError("this link is far longer than any network made here, so it was not read")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        data = zlib.decompressobj().decompress(raw, 200_000)
-        return NetworkSpec.from_json(data.decode())
-    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as err:
-        if isinstance(err, SpecError):
-            raise
-        raise SpecError("the network in this link is damaged; it could not be read") from None
+        unpacker = zlib.decompressobj()
+        data = unpacker.decompress(raw, MAX_LINK_BYTES)
+    except (binascii.Error, zlib.error, ValueError):  # ValueError: characters that are not ASCII
+        raise SpecError(DAMAGED_LINK) from None
+    if len(data) >= MAX_LINK_BYTES:
+        raise SpecError(
+            f"this link unpacks to more than {MAX_LINK_BYTES // 1000} kB, more than any network "
+            "made here, so it was not opened"
+        )
+    if not unpacker.eof:
+        raise SpecError(DAMAGED_LINK)
+    try:
+        return NetworkSpec.from_json(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(DAMAGED_LINK) from None
 
 
 def init() -> None:

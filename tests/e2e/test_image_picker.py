@@ -8,6 +8,7 @@ SIDEBAR = '[data-testid="stSidebar"]'
 CAPTION = '[data-testid="stSidebar"] [data-testid="stImageCaption"]'
 ALERT = '[data-testid="stSidebar"] [data-testid="stAlert"]'
 DROP = '[data-testid="stSidebar"] [data-testid="stFileUploaderDropzoneInput"]'
+EXCEPTION = '[data-testid="stException"]'
 
 
 def _choose_upload(page) -> None:
@@ -41,3 +42,25 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_image_kept(page, app_url
     _upload(page, fake)
     assert "not an image" in page.locator(ALERT).first.inner_text()
     assert page.locator(CAPTION).inner_text() == before
+
+
+def test_a_70000_by_8_strip_is_refused_plainly_and_another_image_can_be_picked(
+    page, app_url, tmp_path
+):
+    strip, photo = tmp_path / "strip.png", tmp_path / "green.png"
+    Image.new("RGB", (70000, 8), (0, 160, 0)).save(strip)
+    Image.new("RGB", (120, 90), (0, 160, 0)).save(photo)
+    goto(page, app_url)
+    _choose_upload(page)
+    before = page.locator(CAPTION).inner_text()
+    _upload(page, strip)
+    refusal = page.locator(ALERT).first.inner_text()
+    assert "strip.png" in refusal and "70000×8" in refusal and "50:1" in refusal
+    assert page.locator(CAPTION).inner_text() == before
+    assert page.locator(EXCEPTION).count() == 0
+    _upload(page, photo)
+    assert page.locator(CAPTION).inner_text() == "green.png · 120×90"
+    for label in ("Pooling", "Home"):
+        click_and_wait(page, sidebar_link(page, label))
+        assert page.locator(CAPTION).inner_text() == "green.png · 120×90", label
+        assert page.locator(EXCEPTION).count() == 0, label
