@@ -19,8 +19,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from models.errors import CNNLabError
 from models.bundle import ModelBundle
+from models.errors import CNNLabError
+from models.inputs import bundle_input, image_to_pixels, normalize_pixels
 
 ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh,
                     nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh)  # fmt: skip
@@ -120,27 +121,32 @@ def capture_activations(
 
 
 def model_view(image: Image.Image, input_shape: tuple[int, ...]) -> np.ndarray:
-    """The image resized to the model's input, as (H, W, C) floats in [0, 1], before normalizing."""
-    c, h, w = input_shape
-    if c not in (1, 3):
-        raise ActivationError(f"this model expects {c} input channels; a picture gives 1 or 3")
-    picture = image.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
-    pixels = np.asarray(picture, dtype=np.float32) / 255.0
-    return pixels[..., None] if c == 1 else pixels
+    """The image resized to the model's input, as (H, W, C) floats in [0, 1], before normalizing.
+
+    The pixels of `models.inputs.image_to_pixels`, the one path every page uses.
+    """
+    _check_channels(input_shape)
+    return image_to_pixels(image, input_shape)[0].permute(1, 2, 0).numpy()
 
 
 def normalize(pixels: np.ndarray, bundle: ModelBundle) -> torch.Tensor:
     """(N, H, W, C) or (H, W, C) pixels in [0, 1] -> a normalized (N, C, H, W) tensor."""
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
     x = (x[None] if x.dim() == 3 else x).permute(0, 3, 1, 2)
-    mean = torch.tensor(bundle.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(bundle.std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (x - mean) / std
+    return normalize_pixels(x, bundle.mean, bundle.std)
 
 
 def prepare_input(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
     """The image as the model's input, resized, scaled and normalized: (1, C, H, W)."""
-    return normalize(model_view(image, bundle.input_shape), bundle)
+    _check_channels(bundle.input_shape)
+    return bundle_input(bundle, image)
+
+
+def _check_channels(input_shape: tuple[int, ...]) -> None:
+    if input_shape[0] not in (1, 3):
+        raise ActivationError(
+            f"this model expects {input_shape[0]} input channels; a picture gives 1 or 3"
+        )
 
 
 def candidate_layers(module: nn.Module, prefix: str = "") -> list[str]:

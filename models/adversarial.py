@@ -17,13 +17,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from models import data
-from models.errors import CNNLabError
-from models.attribution import PixelModel, guarded, pixel_model, prepare_pixels
+from models.attribution import PixelModel, guarded, pixel_model
 from models.bundle import ModelBundle
+from models.errors import CNNLabError
+from models.inputs import bundle_pixels, images_to_pixels
 from models.shapes import SHAPE_CLASSES
 
 ATTACKS = ("FGSM", "PGD")
-HELD_OUT_SEED = 12345  # the held-out shapes of models/pretrain (training draws seed 0)
+HELD_OUT_SEED = 12_345  # shapes drawn with this seed: models/pretrain never trains on them
+DIGITS_VAL_SHARE, DIGITS_SPLIT_SEED = 0.2, 0  # the split the shipped digits model was trained on
 CHUNK = 64
 
 
@@ -123,7 +125,7 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
 
 def attack_image(bundle: ModelBundle, image: Image.Image, config: AttackConfig) -> AttackResult:
     """Attack the model's own answer for the image (untargeted: push away from it)."""
-    x = prepare_pixels(image, bundle)
+    x = bundle_pixels(bundle, image)  # the pixels every page feeds the model
     with guarded(bundle):
         model = pixel_model(bundle)
         with torch.no_grad():
@@ -149,18 +151,34 @@ class Robustness:
     labels_match: bool  # whether the set's classes are the model's (accuracy means something)
 
 
+def digits_validation() -> data.ImageData:
+    """The digits no digits model of the app trained on: the shipped model's validation split.
+
+    20% of each class, split with seed 0, as `models.pretrain` and the Train page (at its
+    default share and seed) split them; training only ever sees the rest.
+    """
+    source = data.digits()
+    _, val = data.stratified_split(source.y, DIGITS_VAL_SHARE, DIGITS_SPLIT_SEED)
+    return data.ImageData(source.x[val], source.y[val], source.class_names, "digits")
+
+
 def validation_set(bundle: ModelBundle, n: int, seed: int = HELD_OUT_SEED):
-    """(pixels (N, C, H, W) in [0, 1], labels, name, labels_match) at the model's input size."""
+    """(pixels (N, C, H, W) in [0, 1], labels, description, labels_match) at the model's input.
+
+    Digits models get images from the digits' validation split (at most its 359); the others
+    get shapes drawn with a seed that training never uses.
+    """
     if tuple(bundle.class_names) == tuple(str(d) for d in range(10)):
-        source = data.digits()
+        source = digits_validation()
         pick = torch.randperm(len(source.y), generator=torch.Generator().manual_seed(seed))[:n]
         source = data.ImageData(source.x[pick], source.y[pick], source.class_names, "digits")
+        name = f"{len(pick)} digits from the validation split (20%, seed 0), never trained on"
         match = True
     else:
         source = data.shapes(n, seed=seed)
+        name = f"{n} shapes drawn after training (seed {seed}, which training never uses)"
         match = tuple(bundle.class_names) == SHAPE_CLASSES
-    fitted = data.fit_data(source, bundle.input_shape)
-    return fitted.x.float() / 255, fitted.y, f"{len(fitted.y)} {source.name}", match
+    return images_to_pixels(source.x, bundle.input_shape), source.y, name, match
 
 
 def robustness_curve(

@@ -1,5 +1,6 @@
-"""Attention blocks read out: the weights that squeeze-and-excitation and CBAM give each channel
-and each place, captured from their sigmoid gates, with Grad-CAM for the same class beside them.
+"""Attention blocks read out: the weights that squeeze-and-excitation (Hu et al., 2018) and CBAM
+(Woo et al., 2018) give each channel and each place, captured from their sigmoid gates, with
+Grad-CAM (Selvaraju et al., 2017) for the same class beside them.
 """
 
 from __future__ import annotations
@@ -13,16 +14,11 @@ from PIL import Image
 from torch import nn
 
 from models import blocks
-from models.errors import CNNLabError
-from models.activations import hooked, normalize
-from models.attribution import (
-    ATTRIBUTION_METHODS,
-    default_layer,
-    guarded,
-    predict,
-    prepare_pixels,
-)
+from models.activations import hooked
+from models.attribution import ATTRIBUTION_METHODS, default_layer, guarded, rectified_layer
 from models.bundle import ModelBundle
+from models.errors import CNNLabError
+from models.inputs import bundle_pixels, normalize_pixels
 
 GATES = {  # (block type, gate attribute) -> what the gate weighs
     (blocks.SqueezeExcite, "gate"): "channel",
@@ -45,7 +41,8 @@ class AttentionResult:
     channel: tuple[tuple[str, np.ndarray], ...]  # (gate name, (C,) weights in [0, 1])
     spatial: tuple[tuple[str, np.ndarray], ...]  # (gate name, (H, W) map at the image's size)
     gradcam: np.ndarray  # (H, W), for `target`
-    gradcam_layer: str
+    gradcam_layer: str  # the conv whose maps Grad-CAM reads
+    gradcam_maps: str  # where they are read, after the activation: a module's output
 
 
 def attention_gates(model: nn.Module) -> dict[str, str]:
@@ -73,18 +70,22 @@ def compute_attention(bundle: ModelBundle, image: Image.Image,
     gates = attention_gates(bundle.model)
     if not gates:
         raise AttentionError("this network has no squeeze-and-excitation or CBAM block")
-    x = prepare_pixels(image, bundle)  # (1, C, H, W) in [0, 1]
-    pixels = x[0].permute(1, 2, 0).numpy()
+    x = bundle_pixels(bundle, image)  # (1, C, H, W) in [0, 1]: the pixels every page uses
     outputs: dict[str, torch.Tensor] = {}
-    with guarded(bundle) as model, hooked(model, list(gates), outputs), torch.no_grad():
-        model(normalize(pixels, bundle))  # eval mode: batchnorm before a gate uses its averages
-    probs = predict(bundle, x)[0]
+    inputs = normalize_pixels(x, bundle.mean, bundle.std)
+    with guarded(bundle) as model:
+        with hooked(model, list(gates), outputs), torch.no_grad():
+            logits = model(inputs)  # eval mode: batchnorm before a gate uses its averages
+        layer = default_layer(model)
+        maps, of_input = rectified_layer(model, layer, inputs)
+    probs = torch.softmax(logits, dim=1)[0].numpy()
     target = int(probs.argmax()) if target is None else target
     size = tuple(x.shape[2:])
     channel = tuple((n, outputs[n][0].numpy()) for n, k in gates.items()
                     if k == "channel")  # fmt: skip
     spatial = tuple((n, _spatial(outputs[n], size)) for n, k in gates.items()
                     if k == "spatial")  # fmt: skip
-    layer = default_layer(bundle.model)
     cam = ATTRIBUTION_METHODS["Grad-CAM"].attribute(bundle, x, target, layer=layer)
-    return AttentionResult(pixels, probs, target, channel, spatial, cam[0, 0].numpy(), layer)
+    pixels = x[0].permute(1, 2, 0).numpy()
+    where = f"the input of {maps}" if of_input else maps
+    return AttentionResult(pixels, probs, target, channel, spatial, cam[0, 0].numpy(), layer, where)

@@ -6,12 +6,16 @@ logit of the target class, not its softmax probability. All of them run while th
 is held, with the model in eval mode (restored afterwards); Captum removes its own hooks. The
 methods that rewrite ReLU gradients (DeepLift, guided backprop, deconvolution, guided Grad-CAM)
 run on a private deep copy whose ReLUs are fresh, non-inplace modules (see `relu_copy`).
+Random draws (SmoothGrad's noise, GradientShap's baselines and points) come from a
+`torch.Generator` seeded by the method's own setting, never from torch's global generator,
+which every session shares.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +28,10 @@ from PIL import Image
 from torch import nn
 
 from models import blocks
-from models.errors import CNNLabError
-from models.activations import model_view
+from models.activations import ACTIVATION_TYPES
 from models.bundle import ModelBundle
+from models.errors import CNNLabError
+from models.inputs import bundle_pixels
 
 SIGNS = ("positive", "negative", "absolute", "all")
 MAX_BATCH = 32  # internal batch size: bounds memory for steps, samples and windows
@@ -61,13 +66,16 @@ class PixelModel(nn.Module):
 
 
 def pixel_model(bundle: ModelBundle, net: nn.Module | None = None) -> PixelModel:
+    """The bundle's model (or `net`) fed [0, 1] pixels."""
     return PixelModel(bundle.model if net is None else net, bundle.mean, bundle.std)
 
 
 def prepare_pixels(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
-    """The image resized for the model, un-normalized: (1, C, H, W) in [0, 1]."""
-    pixels = model_view(image, bundle.input_shape)  # (H, W, C)
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].contiguous()
+    """The image resized for the model, un-normalized: (1, C, H, W) in [0, 1].
+
+    `models.inputs.bundle_pixels`: the same pixels every page feeds the model.
+    """
+    return bundle_pixels(bundle, image)
 
 
 @contextmanager
@@ -145,6 +153,61 @@ def conv_layers(model: nn.Module) -> list[str]:
             if isinstance(m, nn.Conv2d) and not n.startswith(gates)]  # fmt: skip
 
 
+PASS_THROUGH = (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.Identity)  # keep a conv's maps
+RECTIFIERS = (*ACTIVATION_TYPES, PlainReLU)
+
+
+def _trace(net: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple, Any]]:
+    """(name, inputs, output) of every module call of one forward pass, in the order they end."""
+    calls: list[tuple[str, tuple, Any]] = []
+    handles = [m.register_forward_hook(lambda _m, i, o, n=n: calls.append((n, i, o)))
+               for n, m in net.named_modules() if n]  # fmt: skip
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls  # holds every tensor, so `is` below compares live objects
+
+
+def rectified_layer(net: nn.Module, conv: str, x: torch.Tensor) -> tuple[str, bool]:
+    """Where `conv`'s maps are read after their activation: (module name, read at its input).
+
+    Selvaraju et al. (2017) read a layer's rectified maps, so Grad-CAM here does too. From the
+    conv, the output is followed through batchnorm and dropout to the activation that takes it,
+    and read at that activation's output. An activation module used more than once in a pass
+    (torchvision's ResNet blocks) is read instead at the output of the innermost block that
+    returns its result, or at the input of the module that consumes it. Where no activation
+    takes the maps alone (a residual sum comes first), the innermost block around the conv is
+    read; a conv followed by no activation is read as it is.
+    """
+    modules = dict(net.named_modules())
+    calls = _trace(net, x)
+    counts = Counter(name for name, _, _ in calls)
+    at = next((i for i, (name, _, _) in enumerate(calls) if name == conv), None)
+    if at is None:
+        return conv, False
+    maps = calls[at][2]
+    for i in range(at + 1, len(calls)):
+        name, inputs, out = calls[i]
+        if not inputs or inputs[0] is not maps:
+            continue
+        if isinstance(modules[name], PASS_THROUGH):
+            maps = out
+        elif isinstance(modules[name], RECTIFIERS):
+            if counts[name] == 1:
+                return name, False
+            for later, later_in, later_out in calls[i + 1 :]:
+                if counts[later] == 1 and (later_out is out or (later_in and later_in[0] is out)):
+                    return later, later_out is not out
+            return conv, False
+        else:
+            break
+    around = [n for n in modules if n and conv.startswith(f"{n}.") and counts[n] == 1]
+    return max(around, key=len, default=conv), False
+
+
 @dataclass(frozen=True)
 class Param:
     """One setting of a method, described as data so a page can make its widget."""
@@ -168,30 +231,72 @@ class Job:
     target: int
     settings: dict[str, Any]
 
-    def layer(self) -> nn.Module:
+    def layer(self) -> tuple[nn.Module, bool]:
+        """The module holding the chosen conv's maps after their activation, and whether they
+        are its input (see `rectified_layer`)."""
         name = self.settings["layer"]
         modules = dict(self.model.net.named_modules())
         if name not in modules:
             raise AttributionError(f"the model has no layer called {name!r}")
-        return modules[name]
+        where, of_input = rectified_layer(self.model.net, name, self.model.normalize(self.x))
+        return modules[where], of_input
 
     def baseline(self) -> torch.Tensor:
         level = {"black": 0.0, "gray": 0.5, "white": 1.0}[self.settings.get("baseline", "black")]
         return torch.full_like(self.x, level)
 
     def noise(self) -> float:
-        """The noise std in pixels: a share of the input's own range (not Captum's 1.0)."""
+        """The noise std in pixels: a share of the input's own range (Smilkov et al.'s σ)."""
         span = float(self.x.max() - self.x.min()) or 1.0
         return float(self.settings.get("noise", 0.15)) * span
+
+    def generator(self) -> torch.Generator:
+        """A private generator seeded by the method's seed: the global one is never touched."""
+        return torch.Generator().manual_seed(int(self.settings.get("seed", 0)))
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How well a map adds up to the score difference it explains, F(x) − F(x′), in logits.
+
+    Integrated gradients and DeepLift promise total ≈ gap; `delta` is Captum's convergence
+    delta, total − gap, which more integration steps bring towards 0.
+    """
+
+    total: float  # the sum of the map
+    gap: float  # the target logit on the image minus on the baseline
+    delta: float
+
+    def sentence(self) -> str:
+        """The check in words, for a caption beside the map."""
+        share = f" ({abs(self.delta / self.gap):.1%} of the difference)" if self.gap else ""
+        return (
+            f"the map adds up to {self.total:.3f}; the logit is {self.gap:.3f} higher on the "
+            f"image than on the baseline; convergence delta {self.delta:+.4f}{share}"
+        )
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One method's map (C, H, W) for the target, and its completeness check where it has one."""
+
+    map: np.ndarray
+    completeness: Completeness | None = None
+
+
+Runner = Callable[[Job], "torch.Tensor | tuple[torch.Tensor, torch.Tensor]"]
 
 
 @dataclass(frozen=True)
 class Method:
-    """One attribution method: what it is, its settings, and how it runs."""
+    """One attribution method: what it is, its settings, and how it runs.
+
+    `run` returns the map, or (map, Captum's convergence delta) for a method that has one.
+    """
 
     name: str
     about: str
-    run: Callable[[Job], torch.Tensor] = field(repr=False)
+    run: Runner = field(repr=False)
     params: tuple[Param, ...] = ()
     needs_relu_copy: bool = False
 
@@ -204,6 +309,11 @@ class Method:
     def attribute(self, bundle: ModelBundle, x: torch.Tensor, target: int,
                   **settings: Any) -> torch.Tensor:  # fmt: skip
         """A map the shape of x, for the target class's logit; neither x nor the model changes."""
+        return self.compute(bundle, x, target, **settings)[0]
+
+    def compute(self, bundle: ModelBundle, x: torch.Tensor, target: int,
+                **settings: Any) -> tuple[torch.Tensor, Completeness | None]:  # fmt: skip
+        """The map, and for methods that promise to add up to F(x) − F(x′), how well they do."""
         if not 0 <= target < len(bundle.class_names):
             raise AttributionError(f"there is no class {target}; the model has "
                                    f"{len(bundle.class_names)} classes")  # fmt: skip
@@ -211,8 +321,15 @@ class Method:
         x = x.detach().clone()
         with guarded(bundle):
             model = relu_copy(bundle, x) if self.needs_relu_copy else pixel_model(bundle)
-            out = self.run(Job(model, x, target, values))
-        return out.detach().expand_as(x).clone()
+            job = Job(model, x, target, values)
+            out = self.run(job)
+            check = None
+            if isinstance(out, tuple):
+                out, delta = out
+                with torch.no_grad():
+                    gap = float(model(x)[0, target] - model(job.baseline())[0, target])
+                check = Completeness(float(out.sum()), gap, float(delta.sum()))
+        return out.detach().expand_as(x).clone(), check
 
 
 def compute_attributions(
@@ -221,19 +338,22 @@ def compute_attributions(
     target: int,
     requests: dict[str, dict[str, Any]],
     progress: Callable[[float], None] | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Attribution]:
     """Each requested method's (C, H, W) map for the target; a failure names its method."""
-    maps = {}
+    results = {}
     for i, (name, settings) in enumerate(requests.items()):
         if name not in ATTRIBUTION_METHODS:
             raise AttributionError(f"unknown method {name!r}")
         try:
-            maps[name] = ATTRIBUTION_METHODS[name].attribute(bundle, x, target, **settings)[0]
+            out, check = ATTRIBUTION_METHODS[name].compute(bundle, x, target, **settings)
         except (RuntimeError, ValueError) as err:
+            if isinstance(err, CNNLabError):
+                raise
             raise AttributionError(f"{name} failed on this model: {err}") from None
+        results[name] = Attribution(out[0].numpy(), check)
         if progress is not None:
             progress((i + 1) / len(requests))
-    return {name: m.numpy() for name, m in maps.items()}
+    return results
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -244,6 +364,7 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def default_layer(model: nn.Module) -> str:
+    """The last conv layer: the one Grad-CAM reads by default (Selvaraju et al., 2017)."""
     layers = conv_layers(model)
     if not layers:
         raise AttributionError("this model has no convolution layer to attribute to")
@@ -265,33 +386,65 @@ def _steps(job: Job) -> int:
     return int(job.settings.get("steps", 32))
 
 
-def _ig(job: Job) -> torch.Tensor:
+def _ig(job: Job) -> tuple[torch.Tensor, torch.Tensor]:
     return ca.IntegratedGradients(job.model).attribute(
         job.x, job.baseline(), target=job.target, n_steps=_steps(job),
-        internal_batch_size=min(_steps(job), MAX_BATCH))  # fmt: skip
+        internal_batch_size=min(_steps(job), MAX_BATCH), return_convergence_delta=True)  # fmt: skip
 
 
-def _smooth(inner: Callable, **kw: Any) -> Callable[[Job], torch.Tensor]:
-    def run(job: Job) -> torch.Tensor:
-        samples = int(job.settings.get("samples", 10))
-        tunnel = ca.NoiseTunnel(inner(job.model))
-        with torch.random.fork_rng(devices=[]):  # the noise is seeded, and the caller's RNG kept
-            torch.manual_seed(int(job.settings.get("seed", 0)))
-            return tunnel.attribute(job.x, nt_type="smoothgrad", nt_samples=samples,
-                                    nt_samples_batch_size=min(samples, MAX_BATCH),
-                                    stdevs=job.noise(), target=job.target,
-                                    **{k: f(job) for k, f in kw.items()})  # fmt: skip
+def _gradients(model: nn.Module, points: torch.Tensor, target: int) -> torch.Tensor:
+    """The target logit's gradient at each of the points (N, C, H, W), in batches."""
+    saliency = ca.Saliency(model)
+    return torch.cat([saliency.attribute(part, target=target, abs=False)
+                      for part in points.split(MAX_BATCH)])  # fmt: skip
 
-    return run
+
+def _noisy_copies(job: Job, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n copies of the image with Gaussian noise of std `job.noise()`: (n, C, H, W)."""
+    return job.x + torch.randn((n, *job.x.shape[1:]), generator=gen) * job.noise()
+
+
+def _smoothgrad_saliency(job: Job) -> torch.Tensor:
+    """The gradient averaged over noisy copies (Smilkov et al., 2017)."""
+    noisy = _noisy_copies(job, int(job.settings.get("samples", 10)), job.generator())
+    return _gradients(job.model, noisy, job.target).mean(0, keepdim=True)
+
+
+def _smoothgrad_ig(job: Job) -> torch.Tensor:
+    """Integrated gradients of each noisy copy, from the same baseline, averaged."""
+    noisy = _noisy_copies(job, int(job.settings.get("samples", 10)), job.generator())
+    ig = ca.IntegratedGradients(job.model)
+    parts = [ig.attribute(part, job.baseline().expand_as(part), target=job.target,
+                          n_steps=_steps(job), internal_batch_size=MAX_BATCH)
+             for part in noisy.split(max(1, MAX_BATCH // _steps(job)))]  # fmt: skip
+    return torch.cat(parts).mean(0, keepdim=True)
+
+
+def gradient_shap(model: nn.Module, x: torch.Tensor, baselines: torch.Tensor, target: int,
+                  samples: int, noise: float, gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+    """GradientShap (Lundberg and Lee, 2017, as Captum computes it) on draws from `gen`.
+
+    Each sample takes a noisy copy x̃ of x, a baseline x′ drawn from `baselines` and a point
+    x′ + α(x̃ − x′) with α uniform in [0, 1]; the map is the mean of (x̃ − x′) × the gradient
+    there: the expected value of integrated gradients over baselines.
+    """
+    noisy = x + torch.randn((samples, *x.shape[1:]), generator=gen) * noise
+    base = baselines[torch.randint(len(baselines), (samples,), generator=gen)]
+    alpha = torch.rand((samples, 1, 1, 1), generator=gen)
+    grads = _gradients(model, base + alpha * (noisy - base), target)
+    return (grads * (noisy - base)).mean(0, keepdim=True)
 
 
 def _gradient_shap(job: Job) -> torch.Tensor:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(job.settings.get("seed", 0)))
-        baselines = torch.cat([job.x * 0, job.x * 0 + 1, torch.rand_like(job.x)])
-        return ca.GradientShap(job.model).attribute(
-            job.x, baselines, n_samples=int(job.settings.get("samples", 20)),
-            stdevs=job.noise(), target=job.target)  # fmt: skip
+    gen = job.generator()
+    baselines = torch.cat([job.x * 0, job.x * 0 + 1, torch.rand(job.x.shape, generator=gen)])
+    return gradient_shap(job.model, job.x, baselines, job.target,
+                         int(job.settings.get("samples", 20)), job.noise(), gen)  # fmt: skip
+
+
+def _deeplift(job: Job) -> tuple[torch.Tensor, torch.Tensor]:
+    return ca.DeepLift(job.model).attribute(job.x, job.baseline(), target=job.target,
+                                            return_convergence_delta=True)  # fmt: skip
 
 
 def _occlusion(job: Job) -> torch.Tensor:
@@ -311,16 +464,29 @@ def _ablation(job: Job) -> torch.Tensor:
 
 
 def _gradcam(job: Job) -> torch.Tensor:
-    cam = ca.LayerGradCam(job.model, job.layer()).attribute(job.x, target=job.target)
-    return torch.relu(_upsampled(cam, job.x))  # (1, 1, H, W): positive evidence only
+    """ReLU(Σ_k α_k A^k) on the layer's rectified maps A, then upsampled (Selvaraju et al.)."""
+    layer, of_input = job.layer()
+    cam = ca.LayerGradCam(job.model, layer).attribute(
+        job.x, target=job.target, relu_attributions=True,
+        attribute_to_layer_input=of_input)  # fmt: skip
+    return _upsampled(cam, job.x)  # (1, 1, H, W); bilinear keeps it non-negative
+
+
+def _guided_gradcam(job: Job) -> torch.Tensor:
+    layer, of_input = job.layer()
+    return ca.GuidedGradCam(job.model, layer).attribute(
+        job.x, target=job.target, interpolate_mode="bilinear",
+        attribute_to_layer_input=of_input)  # fmt: skip
 
 
 def _layer_activation(job: Job) -> torch.Tensor:
-    act = ca.LayerActivation(job.model, job.layer()).attribute(job.x)
+    layer, of_input = job.layer()
+    act = ca.LayerActivation(job.model, layer).attribute(
+        job.x, attribute_to_layer_input=of_input)  # fmt: skip
     return _upsampled(act.mean(dim=1, keepdim=True), job.x)
 
 
-def _simple(cls: type, **kw: Any) -> Callable[[Job], torch.Tensor]:
+def _simple(cls: type, **kw: Any) -> Runner:
     return lambda job: cls(job.model).attribute(job.x, target=job.target, **kw)
 
 
@@ -328,56 +494,55 @@ STEPS = Param("steps", "Integration steps", 32, 2, 200, 1, kind="int")
 SAMPLES = Param("samples", "Noisy samples", 10, 2, 100, 1, kind="int")
 NOISE = Param("noise", "Noise std (share of the pixel range)", 0.15, 0.0, 1.0, 0.01)
 SEED = Param("seed", "Random seed", 0, 0, 10_000, 1, kind="int")
-BASELINE = Param("baseline", "Baseline image", "black", choices=("black", "gray", "white"),
+BASELINE = Param("baseline", "Baseline image x′", "black", choices=("black", "gray", "white"),
                  kind="choice")  # fmt: skip
-LAYER = Param("layer", "Convolution layer", "", kind="layer")
+LAYER = Param("layer", "Convolution layer (its maps after the activation)", "", kind="layer")
 
 ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("Saliency", "The gradient of the class score: how fast it moves per pixel.",
+    Method("Saliency", "The gradient of the class score with respect to each pixel: how fast "
+           "the score moves per pixel (Simonyan, Vedaldi and Zisserman, 2014).",
            _simple(ca.Saliency, abs=False)),
-    Method("Integrated gradients", "Gradients averaged on the straight path from a baseline "
-           "image to yours; the map adds up to the score difference (Sundararajan et al., 2017).",
-           _ig, (STEPS, BASELINE)),
-    Method("SmoothGrad (integrated gradients)", "Integrated gradients averaged over noisy "
-           "copies of the image (Smilkov et al., 2017).",
-           _smooth(ca.IntegratedGradients, n_steps=_steps,
-                   internal_batch_size=lambda j: min(_steps(j), MAX_BATCH)),
+    Method("Integrated gradients", "(x − x′) times the gradient averaged along the straight "
+           "path from a baseline image x′ to yours. The map adds up to the score difference "
+           "F(x) − F(x′); Captum's convergence delta says how far it is off "
+           "(Sundararajan, Taly and Yan, 2017).", _ig, (STEPS, BASELINE)),
+    Method("SmoothGrad (integrated gradients)", "Integrated gradients of noisy copies of the "
+           "image, averaged (Smilkov et al., 2017).", _smoothgrad_ig,
            (SAMPLES, NOISE, SEED, Param("steps", "Integration steps", 8, 2, 50, 1, kind="int"))),
     Method("SmoothGrad (saliency)", "The gradient averaged over noisy copies of the image: "
-           "less speckle (Smilkov et al., 2017).",
-           _smooth(ca.Saliency, abs=lambda _j: False), (SAMPLES, NOISE, SEED)),
-    Method("Input × gradient", "Each pixel's value times its gradient.",
+           "less speckle (Smilkov et al., 2017).", _smoothgrad_saliency, (SAMPLES, NOISE, SEED)),
+    Method("Input × gradient", "Each pixel's value times its gradient (Shrikumar et al., 2016).",
            _simple(ca.InputXGradient)),
     Method("Guided backprop", "The gradient with every negative signal stopped at each ReLU "
-           "on the way back (Springenberg et al., 2015).",
-           _simple(ca.GuidedBackprop), needs_relu_copy=True),
+           "on the way back, and wherever the ReLU's input was negative "
+           "(Springenberg et al., 2015).", _simple(ca.GuidedBackprop), needs_relu_copy=True),
     Method("Deconvolution", "Like guided backprop, but a ReLU passes back only positive "
-           "gradients, whatever its input (Zeiler and Fergus, 2014).",
+           "gradients, whatever its input was (Zeiler and Fergus, 2014).",
            _simple(ca.Deconvolution), needs_relu_copy=True),
-    Method("DeepLift", "Differences from a baseline image passed back layer by layer "
-           "(Shrikumar et al., 2017).",
-           lambda j: ca.DeepLift(j.model).attribute(j.x, j.baseline(), target=j.target),
-           (BASELINE,), needs_relu_copy=True),
-    Method("GradientShap", "Gradients at random points between noisy copies of the image and "
-           "black, white and random baselines (Lundberg and Lee, 2017).",
+    Method("DeepLift", "Differences from a baseline image x′ passed back layer by layer "
+           "(rescale rule); the map adds up to F(x) − F(x′) (Shrikumar, Greenside and "
+           "Kundaje, 2017).", _deeplift, (BASELINE,), needs_relu_copy=True),
+    Method("GradientShap", "(x̃ − x′) times the gradient at a random point between x′ and x̃, "
+           "averaged over samples: x̃ a noisy copy of the image, x′ drawn from black, white and "
+           "random baselines. It adds up to the score difference only on average "
+           "(Lundberg and Lee, 2017).",
            _gradient_shap, (Param("samples", "Samples", 20, 2, 200, 1, kind="int"), NOISE,
                             SEED)),  # fmt: skip
-    Method("Occlusion", "Cover a square patch, slide it, and see how much the score falls "
-           "(Zeiler and Fergus, 2014).", _occlusion,
+    Method("Occlusion", "Cover a square patch with the baseline, slide it, and see how much "
+           "the score falls (Zeiler and Fergus, 2014).", _occlusion,
            (Param("window", "Window (% of the image side)", 15, 3, 50, 1, kind="int"),
             Param("stride", "Stride (% of the window)", 50, 10, 100, 5, kind="int"), BASELINE)),
-    Method("Grad-CAM", "A conv layer's maps weighted by their mean gradient, upsampled, "
-           "negatives cut (Selvaraju et al., 2017).", _gradcam, (LAYER,)),
+    Method("Grad-CAM", "A conv layer's maps after their ReLU, weighted by their mean gradient "
+           "and summed; negatives cut, then upsampled to the image (Selvaraju et al., 2017).",
+           _gradcam, (LAYER,)),
     Method("Guided Grad-CAM", "Grad-CAM times guided backprop: where, and which fine "
-           "detail (Selvaraju et al., 2017).",
-           lambda j: ca.GuidedGradCam(j.model, j.layer()).attribute(
-               j.x, target=j.target, interpolate_mode="bilinear"),
-           (LAYER,), needs_relu_copy=True),
-    Method("Feature ablation (superpixels)", "Blank out one grid cell at a time and see how "
-           "much the score falls.", _ablation,
+           "detail (Selvaraju et al., 2017).", _guided_gradcam, (LAYER,), needs_relu_copy=True),
+    Method("Feature ablation (superpixels)", "Replace one grid cell at a time with the "
+           "baseline and see how much the score falls (Captum's feature ablation).", _ablation,
            (Param("cells", "Cells per side", 8, 2, 32, 1, kind="int"), BASELINE)),
-    Method("Layer activation", "How strongly a conv layer fires at each place (mean over its "
-           "channels): not about any class.", _layer_activation, (LAYER,)),
+    Method("Layer activation", "How strongly a conv layer fires at each place, after its "
+           "activation (mean over its channels): not about any class.", _layer_activation,
+           (LAYER,)),
 )}  # fmt: skip
 
 

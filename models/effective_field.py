@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from models.bundle import ModelBundle, untrained_bundle
+from models.inputs import bundle_input
 from models.receptive_field import ReceptiveFieldError, RFInfo, compute_receptive_fields
 
 
@@ -39,12 +40,7 @@ class EffectiveField:
 
 def image_batch(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
     """The image resized to the network input and normalised as the model expects: (1, C, H, W)."""
-    c, h, w = bundle.input_shape
-    pixels = image.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
-    x = torch.from_numpy(np.asarray(pixels, dtype=np.float32).copy() / 255.0)
-    x = x[None] if c == 1 else x.permute(2, 0, 1)[:c]  # (C, H, W)
-    mean, std = torch.tensor(bundle.mean)[:, None, None], torch.tensor(bundle.std)[:, None, None]
-    return ((x - mean) / std)[None]
+    return bundle_input(bundle, image)  # the one path from an image to a model input
 
 
 def sample_inputs(bundle: ModelBundle, n: int, seed: int, image: Image.Image | None = None):

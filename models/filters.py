@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from models.activations import ActivationError, _device, hooked, model_lock, normalize
 from models.bundle import ModelBundle, untrained_bundle
+from models.inputs import images_to_pixels
 
 Progress = Callable[[float], None]
 
@@ -57,11 +58,8 @@ class Exciting:
 
 def _resize_batch(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """uint8 (N, H, W, 3) -> float (N, h, w, C) in [0, 1] at the model's size and channels."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
-    if shape[0] == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    x = F.interpolate(x, size=tuple(shape[1:]), mode="bilinear", antialias=True)
-    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    return images_to_pixels(x, shape).permute(0, 2, 3, 1).numpy()  # the one image path
 
 
 def _peaks(

@@ -1,9 +1,11 @@
 """The one path from a user's image to a model's input tensor.
 
-Every page that feeds an image to a model goes through `image_to_input`: RGB, the network's
-channels, the network's height and width (bilinear, antialiased when shrinking: the resizer the
-training data went through), then the model's normalization. The same image therefore gives the
-same probabilities on every page.
+Every page that feeds an image to a model goes through here: RGB, the network's channels (ITU-R
+601 luma for gray), the network's height and width (bilinear, antialiased when shrinking, then
+rounded to whole pixel values: exactly what the training data went through in
+`models.data.fit_data`), then the model's normalization. The same image therefore gives the same
+probabilities on every page. `image_to_pixels` stops before the normalization, for the methods
+that work in pixel space (attribution, adversarial attacks).
 """
 
 from __future__ import annotations
@@ -18,6 +20,27 @@ from models.bundle import ModelBundle
 from models.data import convert_channels, resize
 
 
+def images_to_pixels(images: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor:
+    """uint8 images (N, C, H, W) at the network's channels and size: floats in [0, 1]."""
+    x = resize(convert_channels(images, int(input_shape[0])), tuple(input_shape[1:]))
+    return x.float() / 255  # (N, C, H, W)
+
+
+def image_to_pixels(image: Image.Image, input_shape: Sequence[int]) -> torch.Tensor:
+    """One PIL image as (1, C, H, W) floats in [0, 1] for a network of `input_shape`."""
+    x = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].contiguous()
+    return images_to_pixels(x, input_shape)
+
+
+def normalize_pixels(
+    pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """(x − mean) / std per channel for pixels (N, C, H, W) in [0, 1]."""
+    m = torch.tensor(tuple(mean), dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(tuple(std), dtype=torch.float32).view(1, -1, 1, 1)
+    return (pixels - m) / s
+
+
 def image_to_input(
     image: Image.Image,
     input_shape: tuple[int, int, int],
@@ -25,11 +48,12 @@ def image_to_input(
     std: Sequence[float],
 ) -> torch.Tensor:
     """One PIL image as a normalized float batch (1, C, H, W) for a network of `input_shape`."""
-    x = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].contiguous()
-    x = resize(convert_channels(x, input_shape[0]), tuple(input_shape[1:]))  # (1, C, H, W) uint8
-    m = torch.tensor(tuple(mean), dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(tuple(std), dtype=torch.float32).view(1, -1, 1, 1)
-    return (x.float() / 255 - m) / s
+    return normalize_pixels(image_to_pixels(image, input_shape), mean, std)
+
+
+def bundle_pixels(bundle: ModelBundle, image: Image.Image) -> torch.Tensor:
+    """`image_to_pixels` at the bundle's input shape: (1, C, H, W) in [0, 1]."""
+    return image_to_pixels(image, bundle.input_shape)
 
 
 def bundle_input(bundle: ModelBundle, image: Image.Image) -> torch.Tensor:

@@ -1,16 +1,34 @@
-"""Ready-made networks to start from, each a `NetworkSpec` with a line about where it comes from."""
+"""Ready-made networks to start from, each a `NetworkSpec` with a line about where it comes from.
+
+Numbers in a description (parameters, receptive fields) are not typed in: `{params}` and `{rf}`
+are filled from `models.geometry.analyze` of the preset's own spec.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.spec import NetworkSpec
+from models.spec import ConvSpec, NetworkSpec
 
 
 @dataclass(frozen=True)
 class Preset:
     spec: NetworkSpec
     about: str
+
+
+def facts(spec: NetworkSpec) -> dict[str, str]:
+    """The numbers a description may cite: parameters, and the last conv's receptive field."""
+    from models.geometry import analyze
+
+    infos = analyze(spec)
+    convs = [info for info in infos if isinstance(info.layer, ConvSpec)]
+    side = convs[-1].rf.size if convs else None
+    return {"params": f"{sum(i.params for i in infos):,}", "rf": f"{side}×{side}"}
+
+
+def _preset(spec: NetworkSpec, about: str) -> Preset:
+    return Preset(spec, about.format(**facts(spec)))
 
 
 def _net(shape: list[int], layers: list[dict]) -> NetworkSpec:
@@ -34,7 +52,7 @@ def _fc(n: int) -> dict:
 
 
 PRESETS: dict[str, Preset] = {
-    "TinyVGG (CNN Explainer)": Preset(
+    "TinyVGG (CNN Explainer)": _preset(
         _net(
             [3, 64, 64],
             [
@@ -53,9 +71,9 @@ PRESETS: dict[str, Preset] = {
             ],
         ),
         "The network inside CNN Explainer (Wang et al., 2020): two blocks of two 3×3 convs, "
-        "no padding, 19,920 parameters.",
+        "no padding, {params} parameters.",
     ),
-    "LeNet-5": Preset(
+    "LeNet-5": _preset(
         _net(
             [1, 32, 32],
             [
@@ -73,10 +91,13 @@ PRESETS: dict[str, Preset] = {
                 _fc(10),
             ],
         ),
-        "LeCun et al. (1998) for 32×32 digits: 5×5 convs, average pooling, tanh; 61,706 "
-        "parameters.",
+        "The modern, simplified LeNet-5, not LeCun et al.'s (1998) original: 5×5 convs, "
+        "average pooling and tanh on 32×32 digits, but every second-layer filter reads all six "
+        "first-layer maps (the original wired each to only some), the pooling has no weights "
+        "of its own, and a plain linear layer replaces the original's Gaussian (RBF) output "
+        "units; {params} parameters.",
     ),
-    "ConvNetJS MNIST": Preset(
+    "ConvNetJS MNIST": _preset(
         _net(
             [1, 24, 24],
             [
@@ -90,9 +111,9 @@ PRESETS: dict[str, Preset] = {
                 _fc(10),
             ],
         ),
-        "The network of Karpathy's ConvNetJS MNIST demo, on 24×24 crops; 5,994 parameters.",
+        "The network of Karpathy's ConvNetJS MNIST demo, on 24×24 crops; {params} parameters.",
     ),
-    "Small VGG": Preset(
+    "Small VGG": _preset(
         _net(
             [3, 32, 32],
             [
@@ -118,7 +139,7 @@ PRESETS: dict[str, Preset] = {
         "Simonyan and Zisserman's idea (2015) at small scale: only 3×3 convs, doubling "
         "the channels when pooling halves the size.",
     ),
-    "Small ResNet": Preset(
+    "Small ResNet": _preset(
         _net(
             [3, 32, 32],
             [
@@ -135,7 +156,7 @@ PRESETS: dict[str, Preset] = {
         "He et al. (2016): residual blocks whose shortcut lets the gradient skip the convs; "
         "global average pooling instead of a big dense layer.",
     ),
-    "Small Inception": Preset(
+    "Small Inception": _preset(
         _net(
             [3, 32, 32],
             [
@@ -168,7 +189,7 @@ PRESETS: dict[str, Preset] = {
         "Szegedy et al. (2015): 1×1, 3×3, 5×5 and pooling side by side, with 1×1 "
         "reductions to keep the cost down.",
     ),
-    "Attention CNN (SE + CBAM)": Preset(
+    "Attention CNN (SE + CBAM)": _preset(
         _net(
             [3, 64, 64],
             [
@@ -193,10 +214,10 @@ PRESETS: dict[str, Preset] = {
             ],
         ),
         "Squeeze-and-excitation (Hu et al., 2018) reweights channels; CBAM (Woo et al., "
-        "2018) also reweights positions. Three poolings let the last conv see 38×38 pixels "
-        "before global average pooling.",
+        "2018) also reweights positions. Three poolings and CBAM's 7×7 spatial gate let the "
+        "last conv see {rf} pixels before global average pooling.",
     ),
-    "Dilated CNN": Preset(
+    "Dilated CNN": _preset(
         _net(
             [3, 64, 64],
             [
@@ -212,7 +233,7 @@ PRESETS: dict[str, Preset] = {
                 _fc(10),
             ],
         ),
-        "Yu and Koltun (2016): dilation rates 1, 2, 4, 8 grow the receptive field to 31 "
+        "Yu and Koltun (2016): dilation rates 1, 2, 4, 8 grow the receptive field to {rf} "
         "pixels with four 3×3 kernels and no pooling.",
     ),
 }

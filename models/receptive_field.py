@@ -29,6 +29,7 @@ from torch import fx, nn
 from models.bundle import ModelBundle
 from models.field_tracer import Field, FieldTracer, ReceptiveFieldError
 from models.geometry import analyze
+from models.inputs import image_to_pixels
 from models.spec import NetworkSpec
 
 
@@ -192,7 +193,7 @@ def growth_curves(
 
 def input_preview(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
     """The image as the network sees its size: (H, W, 3) uint8, grey images repeated to RGB."""
-    _, h, w = bundle.input_shape
-    mode = "L" if bundle.input_shape[0] == 1 else "RGB"
-    small = image.convert(mode).resize((w, h), Image.Resampling.BILINEAR).convert("RGB")
-    return np.asarray(small, dtype=np.uint8)
+    c, h, w = bundle.input_shape
+    pixels = image_to_pixels(image, (1 if c == 1 else 3, h, w))[0]  # (C, H, W) in [0, 1]
+    rgb = pixels.expand(3, -1, -1) if c == 1 else pixels
+    return (rgb * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()

@@ -55,29 +55,33 @@ st.plotly_chart(aviz.before_after_figure(names, result.probs_before, result.prob
                 key="adversarial.probs")  # fmt: skip
 
 st.subheader("Accuracy against ε")
-st.markdown("The same attack on every image of a fresh, held-out set, at several ε.")
+st.markdown("The same attack on every image of a held-out set, at several ε. Digits models get "
+            "the digits' validation split (20%, seed 0), which the shipped digits model never "
+            "trained on, nor does one trained on the Train page at its default split. Other "
+            "models get shapes drawn with a seed that training never uses.")  # fmt: skip
 eps_max = st.slider("Largest ε (/255)", 2, 64, 16, key="adversarial.eps_max")
 n = st.select_slider("Images", [50, 100, 200, 400], 200, key="adversarial.n_images")
 if st.button("Measure", key="adversarial.measure"):
     bar = st.progress(0.0, text="Attacking the validation images…")
     grid = [round(eps_max * i / 8, 2) for i in range(9)]
     try:
-        ss["_adversarial.curve"] = (id(bundle), adv.robustness_curve(bundle, grid, config, n,
-                                                                     bar.progress))  # fmt: skip
+        ss["_adversarial.curve"] = (bundle, adv.robustness_curve(bundle, grid, config, n,
+                                                                 bar.progress))  # fmt: skip
     except (adv.AttackError, ValueError, RuntimeError) as err:
         st.error(f"The measurement failed: {err}")
     bar.empty()
 curve = ss.get("_adversarial.curve")
-if curve and curve[0] == id(bundle):
+if curve and curve[0] is bundle:
     r = curve[1]
     label = "accuracy" if r.labels_match else "answers unchanged"
     values = r.accuracy if r.labels_match else r.agreement
     chance = 1 / len(names) if r.labels_match else None
     st.plotly_chart(aviz.robustness_figure(list(r.epsilons), list(values), label, chance),
                     key="adversarial.curve")  # fmt: skip
+    st.caption(f"Attacked: {r.data_name}.")
     if not r.labels_match:
-        st.caption(f"The {r.data_name} images are not this model's classes, so the curve shows "
-                   "the share of answers that stay as they were on the clean image.")  # fmt: skip
+        st.caption("These images are not of this model's classes, so the curve shows the share "
+                   "of answers that stay as they were on the clean image.")  # fmt: skip
     cols = zip(r.epsilons, r.accuracy, r.agreement, strict=True)
     rows = "\n".join(f"{e},{a:.4f},{g:.4f}" for e, a, g in cols)
     st.download_button("Curve (.csv)", f"epsilon_255,accuracy,unchanged\n{rows}".encode(),
@@ -85,12 +89,15 @@ if curve and curve[0] == id(bundle):
 
 with st.expander("Go deeper"):
     st.markdown(
-        "With loss $L$, true class $y$ and pixels $x\\in[0,1]$, FGSM (Goodfellow et "
-        "al., 2015) moves every pixel by ε in the direction that raises the loss:"
+        "With cross-entropy loss $L$, label $y$ and pixels $x\\in[0,1]$, FGSM (Goodfellow, "
+        "Shlens and Szegedy, 2015) moves every pixel by ε in the direction that raises the "
+        "loss. Above, $y$ is the network's own answer on your image; on the ε curve it is the "
+        "true label (when the set's classes are the model's)."
     )
     st.latex(r"x_{adv}=\mathrm{clip}_{[0,1]}\big(x+\epsilon\,\mathrm{sign}(\nabla_x L(x,y))\big)")
-    st.markdown("PGD (Madry et al., 2018) repeats smaller steps of size α and projects back "
-                "into the box $\\|x'-x\\|_\\infty\\le\\epsilon$ after each:")  # fmt: skip
+    st.markdown("PGD (Madry et al., 2018) starts at a random point of the ε-box (if ticked), "
+                "repeats steps of size α and projects back into the box "
+                "$\\|x'-x\\|_\\infty\\le\\epsilon$ (and into $[0,1]$) after each:")  # fmt: skip
     st.latex(r"x^{t+1}=\Pi_{\|x'-x\|_\infty\le\epsilon}\big(x^t+\alpha\,"
              r"\mathrm{sign}(\nabla_x L(x^t,y))\big)")  # fmt: skip
     st.markdown("The normalization sits inside the model here, so ε is a change of raw pixel "

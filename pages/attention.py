@@ -6,6 +6,7 @@ import streamlit as st
 from models.attention import AttentionError, compute_attention, has_attention
 from models.presets import PRESETS
 from ui import frame, state
+from ui.explain import target_picker
 from ui.model_picker import pick_model
 from viz import attention as aviz
 from viz.saliency import probabilities_figure
@@ -40,16 +41,11 @@ except (AttentionError, ValueError, RuntimeError) as err:
     st.error(f"The attention weights could not be computed: {err}")
     st.stop()
 names = list(bundle.class_names)
-order = [int(i) for i in base.probabilities.argsort()[::-1]]
-if st.session_state.get("attention.target") not in order:
-    st.session_state["attention.target"] = order[0]
 left, right = st.columns([1, 1])
-target = left.selectbox(
-    "Grad-CAM for the class",
-    order,
-    key="attention.target",
-    format_func=lambda i: f"{names[i]} ({base.probabilities[i]:.1%})",
-)
+with left:
+    target = target_picker("attention", "Grad-CAM for the class", names, base.probabilities)
+    st.page_link("pages/saliency.py", icon=":material/visibility:",
+                 label="More explanations of one decision: the Saliency page")  # fmt: skip
 right.plotly_chart(probabilities_figure(names, base.probabilities, highlight=target),
                    key="attention.probs")  # fmt: skip
 result = base if target == base.target else compute_attention(bundle, state.current_image(),
@@ -57,14 +53,15 @@ result = base if target == base.target else compute_attention(bundle, state.curr
 
 st.subheader("Where: spatial attention and Grad-CAM")
 if result.spatial:
-    st.caption("CBAM's spatial gate: 1 keeps a place, 0 silences it. It does not depend on the "
-               "class; Grad-CAM (right) does.")  # fmt: skip
+    st.caption("CBAM's spatial gate, upsampled to the image: 1 keeps a place, 0 silences it. "
+               "It is part of the network and does not depend on the class; Grad-CAM (right) "
+               "explains one class after the fact.")  # fmt: skip
 else:
     st.caption("This network has only channel attention (squeeze-and-excitation); Grad-CAM "
                "shows where the class evidence lies.")  # fmt: skip
+cam_title = f"Grad-CAM, {result.gradcam_maps} (after {result.gradcam_layer}): {names[target]}"
 st.plotly_chart(aviz.spatial_figure(result.image, list(result.spatial), result.gradcam,
-                                    f"Grad-CAM at {result.gradcam_layer}: {names[target]}"),
-                key="attention.spatial")  # fmt: skip
+                                    cam_title), key="attention.spatial")  # fmt: skip
 
 st.subheader("Which: channel weights")
 st.caption("Each bar is the number one channel's whole map is multiplied by for this image. "
@@ -85,6 +82,8 @@ with st.expander("Go deeper"):
     st.latex(r"M_s=\sigma\big(f^{k\times k}([\mathrm{mean}_c X;\ \max_c X])\big),\qquad "
              r"\tilde X = M_s \odot X")  # fmt: skip
     st.markdown(
-        "Answers curriculum question 47 (attention in CNNs): what the weights are, "
-        "where they act, and how they differ from an explanation of one class."
+        "Grad-CAM (Selvaraju et al., 2017) is drawn at the last conv layer's maps after their "
+        "activation, weighted by their mean gradient for the class. Answers curriculum "
+        "question 47 (attention in CNNs): what the weights are, where they act, and how they "
+        "differ from an explanation of one class."
     )

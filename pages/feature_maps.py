@@ -13,8 +13,9 @@ frame(
     intro=(
         "Each filter of a convolution slides over the image and leaves behind a map: bright "
         "where it found its pattern, dark where it did not. Every layer makes one map per "
-        "filter (a channel) from the maps before it, so early layers react to edges and colours "
-        "and later ones to larger parts. Move the depth slider to walk through the network."
+        "filter (a channel) from the maps before it. In trained networks early layers react to "
+        "edges and colours and later ones to larger parts (Zeiler and Fergus, 2014). Move the "
+        "depth slider to walk through the network."
     ),
 )
 ss = st.session_state
@@ -120,7 +121,9 @@ with journey:
 
 with st.expander("Go deeper"):
     st.markdown("Channel $k$ of a convolution is its own filter $W_k$ slid over all input "
-                "channels plus a bias; the activation then acts on each number alone:")  # fmt: skip
+                "channels plus a bias (here with stride 1 and no padding; PyTorch computes this "
+                "cross-correlation and calls it convolution); the activation then acts on each "
+                "number alone:")  # fmt: skip
     st.latex(r"A_k[i,j] = b_k + \sum_{c}\sum_{u,v} W_k[c,u,v]\,X_c[i+u,\,j+v]")
     st.latex(r"\mathrm{ReLU}(a)=\max(0,a)\qquad\text{zeros share}=\frac{\#\{A=0\}}{\#A}")
     st.markdown(

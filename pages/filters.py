@@ -13,7 +13,7 @@ frame(
     "Filters",
     intro=(
         "A filter is the small grid of weights a convolution slides over its input. In the "
-        "first layer each filter has one weight per pixel and colour, so you can look at it "
+        "first layer each filter has one weight per position and colour, so you can look at it "
         "like a tiny picture; deeper filters mix the channels before them. Training shapes "
         "them; below you can also ask a channel to draw the input it likes best."
     ),
@@ -91,15 +91,17 @@ with favourite:
 
 with st.expander("Go deeper"):
     st.markdown("Feature visualization (Olah, Mordvintsev and Schubert, Distill 2017) starts "
-                "from noise and repeatedly nudges the input $x$ uphill on the channel's mean "
-                "activation $a_k$, with a small penalty on large pixel values:")  # fmt: skip
-    st.latex(r"x \leftarrow x + \eta\,\nabla_x\Big(\tfrac{1}{HW}\sum_{i,j} A_k(x)[i,j]"
-             r" - \lambda\,\lVert x\rVert^2\Big)")  # fmt: skip
+                "from faint gray noise and repeatedly moves the normalized input $x$ uphill on "
+                "the channel's mean activation, with a small penalty on large values. Each "
+                "step is an Adam step (an adaptive gradient step, size η) on:")  # fmt: skip
+    st.latex(r"\max_x\;\tfrac{1}{HW}\sum_{i,j} A_k(x)[i,j]"
+             r" - \lambda\,\overline{x^2}")  # fmt: skip
     st.markdown(
-        "Each step first shifts the image by a few random pixels (jitter) and every few steps "
-        "blurs it slightly; without these priors the ascent finds high-frequency noise that "
-        "excites the channel but means nothing to us. Parameters of a filter: "
-        "$C_{in}\\cdot k_h\\cdot k_w$ weights plus one bias.\n\n"
+        "Each step first shifts the image by a few random pixels (jitter), every few steps "
+        "blurs it slightly, and keeps every pixel in its valid range; without such priors "
+        "the ascent finds high-frequency noise that excites the channel but means nothing to "
+        "us. Parameters of a filter: $C_{in}/\\text{groups}\\cdot k_h\\cdot k_w$ weights "
+        "plus one bias.\n\n"
         "Answers curriculum questions 6, 38, 39 (what feature detectors look for and how they "
         "build up with depth) and 21, 28 (what a CNN learns when it trains)."
     )

@@ -78,7 +78,44 @@ def test_the_curve_starts_unchanged_and_uses_held_out_shapes(bundle):
     bundle.class_names = SHAPE_CLASSES
     curve = adv.robustness_curve(bundle, [0, 8, 32], adv.AttackConfig("FGSM"), n=20,
                                  progress=calls.append)  # fmt: skip
-    assert curve.labels_match and curve.data_name == "20 shapes"
+    assert curve.labels_match and curve.data_name.startswith("20 shapes drawn after training")
     assert curve.agreement[0] == 1.0
     assert curve.accuracy[-1] <= curve.accuracy[0]
     assert calls[-1] == pytest.approx(1.0) and calls == sorted(calls)
+
+
+def test_digits_models_are_attacked_on_the_shipped_models_validation_split_only():
+    from models import data
+    from models.checkpoint import manifest
+
+    shipped = data.prepare(data.digits(), (1, 8, 8), 0.2, seed=0)  # as models/pretrain splits
+    held_out = adv.digits_validation()
+    assert torch.equal(held_out.x, shipped.val_x) and torch.equal(held_out.y, shipped.val_y)
+    spec = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
+        {"type": "conv", "out_channels": 2, "kernel_size": 3}, {"type": "flatten"},
+        {"type": "linear", "out_features": 10}]})  # fmt: skip
+    bundle = untrained_bundle(spec)
+    bundle.class_names = tuple(str(d) for d in range(10))
+    x, y, name, match = adv.validation_set(bundle, 400)
+    assert match and len(y) == len(shipped.val_y) == 359
+    assert "validation split" in name and name.startswith("359 digits")
+    trained_on = {bytes(img.numpy()) for img in shipped.train_x}
+    assert not any(bytes((img * 255).round().to(torch.uint8).numpy()) in trained_on for img in x)
+    recorded = manifest()  # what models/pretrain wrote about the shipped models' test data
+    if recorded:
+        assert "validation split (20%, seed 0)" in recorded["Small CNN on digits"]["held_out"]
+        assert f"seed {adv.HELD_OUT_SEED}" in recorded["TinyVGG on shapes"]["held_out"]
+
+
+def test_attacks_leave_the_shared_model_as_they_found_it(bundle):
+    bundle.model.train()
+    weights = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (20, 20, 3), np.uint8))
+    adv.attack_image(bundle, image, adv.AttackConfig("PGD", epsilon=4, steps=2))
+    bundle.class_names = SHAPE_CLASSES
+    adv.robustness_curve(bundle, [0, 4], adv.AttackConfig("FGSM"), n=10)
+    assert all(torch.equal(v, weights[k]) for k, v in bundle.model.state_dict().items())
+    assert all(m.training for m in bundle.model.modules())
+    assert all(p.grad is None for p in bundle.model.parameters())
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    assert sum(len(getattr(m, k)) for m in bundle.model.modules() for k in kinds) == 0

@@ -47,3 +47,20 @@ def test_the_epsilon_curve_is_measured_with_progress(adversarial_page):
     assert len(curve["x"]) == 9
     # the default model is the shipped TinyVGG: accurate on clean shapes, worse as ε grows
     assert curve["y"][0] >= 0.8 and curve["y"][-1] < curve["y"][0]
+
+
+def test_a_digits_model_is_measured_on_its_validation_split_not_on_all_digits(adversarial_page):
+    from models.checkpoint import ROOT, SHIPPED
+
+    if not (ROOT / SHIPPED["Small CNN on digits"]).is_file():
+        pytest.skip("checkpoints/ has no digits model yet (python -m models.pretrain writes it)")
+    text = " ".join(m.value for m in adversarial_page.markdown)
+    assert "fresh, held-out set" not in text and "validation split (20%, seed 0)" in text
+    adversarial_page.selectbox(key="adversarial.model").select("Small CNN on digits").run()
+    adversarial_page.select_slider(key="adversarial.n_images").set_value(50)
+    adversarial_page.slider(key="adversarial.eps_max").set_value(2)
+    adversarial_page.button(key="adversarial.measure").click().run()
+    assert not adversarial_page.exception
+    captions = [c.value for c in adversarial_page.caption if c.value.startswith("Attacked")]
+    assert captions == ["Attacked: 50 digits from the validation split (20%, seed 0), never "
+                        "trained on."]  # fmt: skip

@@ -55,7 +55,7 @@ def test_the_spatial_map_and_grad_cam_have_the_image_size_and_follow_the_class(i
     ((name, spatial),) = first.spatial
     assert name == "cbam1.spatial_gate" and spatial.shape == (16, 16)
     assert first.gradcam.shape == (16, 16) and (first.gradcam >= 0).all()
-    assert first.gradcam_layer == "conv2"
+    assert first.gradcam_layer == "conv2" and first.gradcam_maps == "relu2"  # after the ReLU
     assert np.array_equal(spatial, other.spatial[0][1])  # the spatial gate ignores the class
     assert not np.array_equal(first.gradcam, other.gradcam)
 
@@ -64,3 +64,41 @@ def test_a_network_without_attention_is_refused_plainly(image):
     bundle = untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec)
     with pytest.raises(AttentionError, match="no squeeze-and-excitation or CBAM"):
         compute_attention(bundle, image)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_description_states_the_numbers_its_geometry_gives(name):
+    import re
+
+    from models.geometry import analyze
+    from models.spec import ConvSpec
+
+    about, infos = PRESETS[name].about, analyze(PRESETS[name].spec)
+    for side, other in re.findall(r"(\d+)×(\d+) pixels", about):
+        last_conv = [i for i in infos if isinstance(i.layer, ConvSpec)][-1]
+        assert int(side) == int(other) == last_conv.rf.size
+    for count in re.findall(r"([\d,]+) parameters", about):
+        assert int(count.replace(",", "")) == sum(i.params for i in infos)
+    assert "{" not in about
+
+
+def test_the_attention_preset_says_what_its_last_conv_really_sees():
+    assert "50×50 pixels" in PRESETS["Attention CNN (SE + CBAM)"].about
+    assert "not LeCun et al.'s (1998) original" in PRESETS["LeNet-5"].about
+
+
+def _hooks(model) -> int:
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return sum(len(getattr(m, k)) for m in model.modules() for k in kinds)
+
+
+def test_reading_the_gates_leaves_the_shared_model_and_the_image_as_they_were(image):
+    bundle = untrained_bundle(SPEC, seed=3)
+    bundle.model.train()
+    weights = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    before = image.copy()
+    compute_attention(bundle, image, target=1)
+    assert all(torch.equal(v, weights[k]) for k, v in bundle.model.state_dict().items())
+    assert all(m.training for m in bundle.model.modules()) and _hooks(bundle.model) == 0
+    assert all(p.grad is None for p in bundle.model.parameters())
+    assert np.array_equal(np.array(image), np.array(before))

@@ -1,5 +1,7 @@
 """The Attention page through AppTest: the plain message for TinyVGG, then the attention preset."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,4 +42,8 @@ def test_the_attention_preset_shows_gates_and_grad_cam_for_another_class(attenti
     assert not attention_page.exception
     ids = _chart_ids(attention_page)
     assert any("attention.spatial" in k for k in ids)
+    charts = attention_page.get("plotly_chart")
+    spatial = next(c for c in charts if "attention.spatial" in c.proto.id)
+    titles = [a["text"] for a in json.loads(spatial.proto.spec)["layout"]["annotations"]]
+    assert titles[-1].startswith("Grad-CAM, relu4 (after conv4)")  # the maps after the ReLU
     assert any("attention.channels" in k for k in ids)

@@ -113,15 +113,34 @@ def sanity_figure(steps: list[str], maps: dict[str, list[np.ndarray]]) -> go.Fig
     return theme.base_layout(fig, height=80 + 130 * len(methods))
 
 
-def correlation_figure(steps: list[str], correlations: dict[str, list[float]],
-                       threshold: float) -> go.Figure:  # fmt: skip
-    """Rank correlation with the original map as more layers are randomized, per method."""
+def correlation_figure(steps: list[str], rank_abs: dict[str, list[float]],
+                       rank_signed: dict[str, list[float]],
+                       line: float | None = None) -> go.Figure:  # fmt: skip
+    """Rank correlation with the trained model's map as more layers are randomized, per method:
+    of |map| (solid) and of the signed map (dotted), as Adebayo et al. (2018) report it.
+
+    `line`, if given, is drawn and labelled as this app's own cut-off, not the paper's.
+    """
     fig = go.Figure()
-    for i, (name, values) in enumerate(correlations.items()):
-        fig.add_trace(go.Scatter(x=steps, y=values, name=name, mode="lines+markers",
-                                 line={"color": theme.SERIES[i % len(theme.SERIES)]}))  # fmt: skip
-    fig.add_hline(y=threshold, line_dash="dot", line_color=theme.MUTED,
-                  annotation_text="edge-detector line")  # fmt: skip
-    fig.update_yaxes(range=[-1.05, 1.05], title="Spearman ρ with the original")
-    fig.update_xaxes(title="layers randomized (from the output down)")
-    return theme.base_layout(fig, height=360)
+    for i, name in enumerate(rank_abs):
+        colour = theme.SERIES[i % len(theme.SERIES)]
+        for values, dash, kind in ((rank_abs[name], "solid", "|map|"),
+                                   (rank_signed.get(name), "dot", "signed")):  # fmt: skip
+            if values is None:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=values,
+                    name=f"{name}, {kind}",
+                    mode="lines+markers",
+                    line={"color": colour, "dash": dash},
+                    hovertemplate="%{x}: ρ = %{y:.2f}<extra></extra>",
+                )
+            )
+    if line is not None:
+        fig.add_hline(y=line, line_dash="dash", line_color=theme.MUTED,
+                      annotation_text=f"our line, ρ = {line:g} (not in the paper)")  # fmt: skip
+    fig.update_yaxes(range=[-1.05, 1.05], title="Spearman ρ with the trained map")
+    fig.update_xaxes(title="layers randomized so far (from the output down)")
+    return theme.base_layout(fig, height=380)
