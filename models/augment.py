@@ -5,7 +5,9 @@ chosen values into the keyword arguments of a `v2` class, so one description fil
 menus, builds the transform and writes the Python code. A `PipelineSpec` is an ordered tuple of
 steps, each with a probability and an on/off switch. `sample_grid` draws N augmented versions
 of an image from a seed, step by step (sample the parameters, then apply them), so it can say
-what each random transform actually did.
+what each random transform actually did. torchvision's transforms draw from torch's global
+generator and take no generator argument, so the grid draws inside a private stream
+(`models.rng`): the same seed gives the same grid while other sessions train or sample.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
+
 from models.errors import CNNLabError
+from models.rng import RandomStream, private_stream
 
 Size = tuple[int, int]  # (H, W) of the images the pipeline is built for
 
@@ -288,16 +292,16 @@ def sample_grid(image: Image.Image, spec: PipelineSpec, n: int = 16, seed: int =
     size = (picture.height, picture.width)
     transforms = [build_step(s, size) for s in spec.active]
     images, notes = [], []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for _ in range(n):
-            current, lines = picture, []
+    stream = RandomStream(seed)
+    for _ in range(n):
+        current, lines = picture, []
+        with private_stream(stream):  # one image at a time: others get the lock in between
             for t, step in zip(transforms, spec.active, strict=True):
                 try:
                     current, line = apply_traced(t, step, current)
                 except (ValueError, TypeError, RuntimeError) as err:
                     raise AugmentError(f"{step.name} failed on this image: {err}") from None
                 lines.append(line)
-            images.append(_pixels(current))
-            notes.append(tuple(lines))
+        images.append(_pixels(current))
+        notes.append(tuple(lines))
     return GridSample(np.asarray(picture), tuple(images), tuple(notes))

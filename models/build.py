@@ -1,7 +1,13 @@
-"""Turn a `NetworkSpec` into a `torch.nn.Module` whose parts have readable names."""
+"""Turn a `NetworkSpec` into a `torch.nn.Module` whose parts have readable names.
+
+A seeded build draws its initial weights from a `torch.Generator` of its own, never from torch's
+global generator (shared by every session and thread): the modules are made on the meta device,
+where PyTorch's constructors draw nothing, then filled by `initialise`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -120,13 +126,49 @@ def build_layer(layer: LayerSpec, in_shape: Shape) -> nn.Module:
 
 
 def build_model(spec: NetworkSpec, seed: int | None = 0) -> nn.Sequential:
-    """The network as an `nn.Sequential` of named layers; `seed` fixes the initial weights."""
+    """The network as an `nn.Sequential` of named layers; `seed` fixes the initial weights.
+
+    With `seed=None` the weights come from torch's global generator, as PyTorch's own
+    constructors draw them.
+    """
     shapes = spec.shapes()
-    if seed is not None:
-        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            torch.manual_seed(seed)
-            return _assemble(spec, shapes)
-    return _assemble(spec, shapes)
+    if seed is None:
+        return _assemble(spec, shapes)
+    with torch.device("meta"):  # thread-local: the constructors allocate and draw nothing
+        model = _assemble(spec, shapes)
+    model.to_empty(device="cpu")
+    initialise(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+# Modules whose default initialisation draws nothing (ones, zeros, running statistics).
+_FIXED_INIT = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def initialise(model: nn.Module, gen: torch.Generator) -> None:
+    """PyTorch's default initialisation of every module, drawn from `gen`.
+
+    Convolutions and linear layers get what their `reset_parameters` gives: weights from
+    kaiming_uniform_(a=√5), biases from U(−1/√fan_in, 1/√fan_in). Modules are visited in
+    registration order, which is construction order for our layers and blocks, so the values
+    equal those of a build after `torch.manual_seed(seed)`.
+
+    Raises:
+        TypeError: a module with parameters or buffers of a kind this does not know.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=gen)
+            if module.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(module.bias, -bound, bound, generator=gen)
+        elif isinstance(module, _FIXED_INIT):
+            module.reset_parameters()
+        elif any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False)
+        ):
+            raise TypeError(f"no seeded initialisation for {type(module).__name__}")
 
 
 def _assemble(spec: NetworkSpec, shapes: list[Shape]) -> nn.Sequential:

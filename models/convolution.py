@@ -10,13 +10,12 @@ window on the canvas; models/kernels.py holds dilated stacks, preset kernels and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
+from models import formulas
 from models.errors import CNNLabError
-from models.geometry import naive_output_size
-from models.spec import conv_out, pool_out
+from models.formulas import Formula
 
 INPUT, PADDING, HOLE = 0, 1, 2  # what a canvas cell is: an input value, padding, an inserted zero
 MAX_GRID = 12
@@ -96,7 +95,8 @@ def _cases() -> dict[str, ConvCase]:
     cases = dict(forward)
     for name, case in forward.items():  # each transposed case undoes the shape of its forward one
         s = case.spec
-        side = conv_out(case.side, case.kernel_size, s.stride, s.padding, s.dilation)
+        side = int(formulas.conv_output_size(case.side, case.kernel_size, s.stride, s.padding,
+                                             s.dilation).value)  # fmt: skip
         back = StepSpec(s.stride, s.padding, s.dilation, True)
         extra = case.side - transposed_out(side, case.kernel_size, back)
         spec = StepSpec(s.stride, s.padding, s.dilation, True, output_padding=extra)
@@ -109,63 +109,52 @@ def _cases() -> dict[str, ConvCase]:
 
 @dataclass(frozen=True)
 class AxisSize:
-    """The output length along one axis, the formula with its numbers, and what is never read."""
+    """The output length along one axis, its formula, and what is never read."""
 
-    exact: int
-    latex: str
-    naive: Fraction | None  # the textbook (W − K + 2P)/S + 1; None for transposed
+    formula: Formula  # PyTorch's rule with this axis's numbers; its value is the length
+    naive: Formula | None  # the textbook (W − K + 2P)/S + 1, unrounded; None for transposed
+    note: str  # what rounding did, in words ("" when the division is exact)
     unread: tuple[int, ...]  # input indices along this axis that no window reads
     reads: tuple[int, ...]  # how many windows read each input index along this axis
-    pool_floor: int | None  # max pooling with the same K, S, P; None when PyTorch refuses
-    pool_ceil: int | None
+    pool_floor: Formula | None  # max pooling with the same K, S, P; None when PyTorch refuses
+    pool_ceil: Formula | None
 
-
-def _conv_latex(w: int, k: int, s: StepSpec, out: int) -> str:
-    top = w + 2 * s.padding - s.dilation * (k - 1) - 1
-    return (
-        r"\left\lfloor \frac{W + 2P - D(K-1) - 1}{S} \right\rfloor + 1 = "
-        rf"\left\lfloor \frac{{{w} + 2\cdot{s.padding} - {s.dilation}\cdot({k}-1) - 1}}"
-        rf"{{{s.stride}}} \right\rfloor + 1 = \left\lfloor {Fraction(top, s.stride)} "
-        rf"\right\rfloor + 1 = {out}"
-    )
-
-
-def _transposed_latex(w: int, k: int, s: StepSpec, out: int) -> str:
-    return (
-        r"(W-1)S - 2P + D(K-1) + P_{out} + 1 = "
-        rf"({w}-1)\cdot{s.stride} - 2\cdot{s.padding} + {s.dilation}\cdot({k}-1) + "
-        rf"{s.output_padding} + 1 = {out}"
-    )
+    @property
+    def exact(self) -> int:
+        return int(self.formula.value)
 
 
 def transposed_out(w: int, k: int, s: StepSpec) -> int:
     """PyTorch's conv_transpose2d output length."""
-    return (w - 1) * s.stride - 2 * s.padding + s.dilation * (k - 1) + s.output_padding + 1
+    f = formulas.transposed_output_size(w, k, s.stride, s.padding, s.dilation, s.output_padding)
+    return int(f.value)
 
 
-def _pool(w: int, k: int, s: StepSpec, ceil: bool) -> int | None:
+def _pool(w: int, k: int, s: StepSpec, ceil: bool) -> Formula | None:
     if s.transposed or 2 * s.padding > k:
         return None
-    out = pool_out(w, k, s.stride, s.padding, ceil)
-    return out if out >= 1 else None
+    out = formulas.pool_output_size(w, k, s.stride, s.padding, ceil)
+    return out if out.value >= 1 else None
 
 
 def axis_size(length: int, kernel_size: int, spec: StepSpec) -> AxisSize:
     """Everything the page says about one axis (height or width)."""
-    k = kernel_size
+    k, s = kernel_size, spec
     if spec.transposed:
-        out = transposed_out(length, k, spec)
-        latex, naive = _transposed_latex(length, k, spec, out), None
+        formula = formulas.transposed_output_size(length, k, s.stride, s.padding, s.dilation,
+                                                  s.output_padding)  # fmt: skip
+        naive, note = None, ""
     else:
-        out = conv_out(length, k, spec.stride, spec.padding, spec.dilation)
-        latex = _conv_latex(length, k, spec, out)
-        naive = naive_output_size(length, k, spec.stride, spec.padding)
+        formula = formulas.conv_output_size(length, k, s.stride, s.padding, s.dilation)
+        naive = formulas.textbook_output_size(length, k, s.stride, s.padding)
+        note = formulas.rounding_note(length, k, s.stride, s.padding, s.dilation)
+    out = int(formula.value)
     counts = np.zeros(length, dtype=int)
     if out >= 1:
         counts = _read_counts(_axis(length, k, spec)[0], length, k, spec, out)
     unread = tuple(int(i) for i in np.flatnonzero(counts == 0))
     pools = (_pool(length, k, spec, False), _pool(length, k, spec, True))
-    return AxisSize(out, latex, naive, unread, tuple(int(c) for c in counts), *pools)
+    return AxisSize(formula, naive, note, unread, tuple(int(c) for c in counts), *pools)
 
 
 @dataclass(frozen=True)

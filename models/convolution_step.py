@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from models import formulas
 from models.convolution import (
     MAX_GRID,
     MAX_KERNEL_SIDE,
@@ -76,8 +77,9 @@ def compute_step(grid: np.ndarray, kernel: np.ndarray, spec: StepSpec, position:
     row, col = divmod(position, output.shape[1])
     tap_rows = row * _step(spec) + np.arange(k) * spec.dilation
     tap_cols = col * _step(spec) + np.arange(k) * spec.dilation
-    products = canvas.values[np.ix_(tap_rows, tap_cols)] * taps
-    total = float(products.sum() + spec.bias)
+    read = canvas.values[np.ix_(tap_rows, tap_cols)]
+    products = read * taps
+    total = float(formulas.weighted_sum(read, taps, spec.bias).value)
     return ConvStep(
         canvas,
         taps.copy(),
@@ -92,25 +94,13 @@ def compute_step(grid: np.ndarray, kernel: np.ndarray, spec: StepSpec, position:
     )
 
 
-# ---- input grids --------------------------------------------------------------------------
-
-
 def step_latex(step: ConvStep, bias: float, max_terms: int = 16) -> str:
     """The step's sum written out: value·tap + ... + bias = total (shortened for big kernels)."""
-    values = step.canvas.values[np.ix_(step.tap_rows, step.tap_cols)].ravel()
-    pairs = [(v, t) for v, t in zip(values, step.taps.ravel(), strict=True)]
-    terms = [rf"{_num(v)}\cdot{_paren(t)}" for v, t in pairs[:max_terms]]
-    if len(pairs) > max_terms:
-        terms.append(rf"\dots ({len(pairs) - max_terms}\text{{ more}})")
-    return " + ".join(terms) + rf" + {_paren(bias)} = {_num(step.total)}"
+    values = step.canvas.values[np.ix_(step.tap_rows, step.tap_cols)]
+    return formulas.weighted_sum(values, step.taps, bias, max_terms).latex
 
 
-def _num(value: float) -> str:
-    return f"{value:.4g}" if abs(value - round(value)) > 1e-9 else str(int(round(value)))
-
-
-def _paren(value: float) -> str:
-    return f"({_num(value)})" if value < 0 else _num(value)
+# ---- input grids --------------------------------------------------------------------------
 
 
 def random_grid(rows: int, cols: int, seed: int, high: int = 9) -> np.ndarray:

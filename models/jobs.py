@@ -3,24 +3,33 @@
 The thread never touches the UI. It appends each `TrainMetrics` to a list under a lock; a page
 reads copies of that list while the thread runs. A server-wide `threading.BoundedSemaphore`
 caps how many runs train at once; a run waiting for a slot is "queued" and can still be stopped.
+Whatever goes wrong in the thread reaches the page as a sentence: a `CNNLabError` keeps its
+message, anything else becomes a short apology while its traceback goes to the server log.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import traceback
+import uuid
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from models.build import build_model
 from models.bundle import ModelBundle
 from models.data import ImageData, PreparedData, prepare
+from models.errors import CNNLabError
 from models.spec import NetworkSpec
-from models.train import TrainConfig, TrainingDiverged, TrainMetrics, copy_model, train
+from models.train import TrainConfig, TrainMetrics, copy_model, train
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ENDED = (FINISHED, STOPPED, FAILED)
+_LOG = logging.getLogger("cnnlab.training")
+OUT_OF_MEMORY = (
+    "Training ran out of memory: try a smaller batch size, smaller images or a smaller network."
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,11 @@ class JobSnapshot:
     @property
     def latest(self) -> TrainMetrics | None:
         return self.history[-1] if self.history else None
+
+    @property
+    def diverged(self) -> bool:
+        """True when the run ended with its loss above where it started (see `snap.note`)."""
+        return self.latest is not None and self.latest.diverged
 
 
 class TrainingJob:
@@ -80,11 +94,15 @@ class TrainingJob:
             return JobSnapshot(self._status, tuple(self._history), self._error, self._note)
 
     def bundle(self) -> ModelBundle | None:
-        """The trained model as a bundle once the run has ended with some training done."""
+        """The trained model as a bundle once the run has ended with some training done.
+
+        None for a run that failed, diverged or ended before its first epoch: such a model is
+        no improvement on the one the session had.
+        """
         snap = self.snapshot()
-        if snap.status not in (FINISHED, STOPPED) or not any(
-            m.kind == "epoch" for m in snap.history
-        ):
+        if snap.status not in (FINISHED, STOPPED) or snap.diverged:
+            return None
+        if not any(m.kind == "epoch" for m in snap.history):
             return None
         d = self.data
         return ModelBundle(
@@ -122,14 +140,30 @@ class TrainingJob:
                     self._history.append(metrics)
                     self._note = metrics.note or self._note
             self._set(status=STOPPED if self._stop.is_set() else FINISHED)
-        except TrainingDiverged as err:
+        except CNNLabError as err:  # TrainingDiverged, TrainingError, DataError: said for users
             self._set(status=FAILED, error=str(err))
-        except Exception as err:  # a thread's exception would otherwise vanish
-            traceback.print_exc()
-            self._set(status=FAILED, error=f"Training failed: {type(err).__name__}: {err}")
+        except Exception as err:  # it would vanish with the thread: the page gets a sentence
+            self._set(status=FAILED, error=failure_message(self.name, err))
         finally:
             if self._slots is not None:
                 self._slots.release()
+
+
+def failure_message(name: str, err: Exception) -> str:
+    """The sentence a user reads for an unexpected error in run `name`; the log gets the rest.
+
+    Running out of memory gets advice; anything else, a bug, an apology with a reference that
+    the server log repeats beside the traceback.
+    """
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)) or "allocate memory" in str(err):
+        _LOG.warning("training %r ran out of memory", name, exc_info=err)
+        return OUT_OF_MEMORY
+    ref = uuid.uuid4().hex[:8]
+    _LOG.error("training %r failed, reference %s", name, ref, exc_info=err)
+    return (
+        "Sorry, training stopped because of an unexpected error. The curves so far are kept: "
+        f"try other settings, or tell whoever runs this server the reference {ref}."
+    )
 
 
 def new_training_job(

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from models import formulas
 from models.convolution import MAX_KERNEL_SIDE, ConvolutionError, _check_int, _check_numbers
-from models.geometry import dense_equivalent_params
 
 # ---- dilated kernels ----------------------------------------------------------------------
 
@@ -19,8 +19,17 @@ MAX_RATE, MAX_LAYERS, MAX_FIELD = 16, 8, 257
 
 
 def effective_size(kernel_size: int, dilation: int) -> int:
-    """The span a dilated kernel covers: D·(K−1) + 1."""
-    return dilation * (kernel_size - 1) + 1
+    """The span a dilated kernel covers: D·(K−1) + 1 (`formulas.dilated_extent`)."""
+    return int(formulas.dilated_extent(kernel_size, dilation).value)
+
+
+def _fields(kernel_size: int, rates: tuple[int, ...]) -> tuple[int, ...]:
+    """Receptive field after each stride-1 layer: r_l = r_{l−1} + (k − 1)·d_l·1."""
+    out, r = [], 1
+    for rate in rates:
+        r = int(formulas.receptive_field_step(r, kernel_size, rate, 1).value)
+        out.append(r)
+    return tuple(out)
 
 
 def dilated_footprint(kernel_size: int, dilation: int) -> np.ndarray:
@@ -66,9 +75,7 @@ def compute_dilated_stack(kernel_size: int, rates: tuple[int, ...]) -> StackResu
     the pixels it reads, so the final map counts the paths from each input pixel.
     """
     _check_int("kernel size", kernel_size, 1, MAX_KERNEL_SIDE)
-    fields = tuple(
-        1 + sum(r * (kernel_size - 1) for r in rates[: i + 1]) for i in range(len(rates))
-    )
+    fields = _fields(kernel_size, rates)
     if fields and fields[-1] > MAX_FIELD:
         raise ConvolutionError(
             f"that stack sees {fields[-1]} pixels across; keep it under {MAX_FIELD}"
@@ -77,7 +84,7 @@ def compute_dilated_stack(kernel_size: int, rates: tuple[int, ...]) -> StackResu
     paths = torch.ones(1, 1, 1, 1, dtype=torch.float64)
     for rate in rates:
         paths = F.conv_transpose2d(paths, ones, dilation=rate)
-    plain = tuple(1 + (i + 1) * (kernel_size - 1) for i in range(len(rates)))
+    plain = _fields(kernel_size, (1,) * len(rates))
     return StackResult(rates, kernel_size, fields, plain, paths[0, 0].round().long().numpy())
 
 
@@ -186,8 +193,16 @@ def apply_kernel(pixels: np.ndarray, kernel: np.ndarray, bias: float, relu: bool
 class LayerResult:
     maps: np.ndarray  # (N, H, W) one map per kernel
     kernel_size: int  # every kernel padded to this side, as one layer needs
-    conv_params: int  # N·(3·K·K + 1)
-    dense_params: int  # a dense layer from the same image to the same N maps
+    conv_formula: formulas.Formula  # (K²·3/1 + 1)·N
+    dense_formula: formulas.Formula  # a dense layer from the same image to the same N maps
+
+    @property
+    def conv_params(self) -> int:
+        return int(self.conv_formula.value)
+
+    @property
+    def dense_params(self) -> int:
+        return int(self.dense_formula.value)
 
     @property
     def ratio(self) -> float:
@@ -211,9 +226,8 @@ def compute_layer(pixels: np.ndarray, specs: list[KernelSpec], relu: bool) -> La
         maps = maps.clamp_min(0) if relu else maps
     _, h, w = pixels.shape
     n = len(kernels)
-    return LayerResult(
-        maps.numpy(), k, n * (3 * k * k + 1), dense_equivalent_params((3, h, w), (n, h, w))
-    )
+    conv = formulas.conv_params(k, 3, n)
+    return LayerResult(maps.numpy(), k, conv, formulas.dense_params(3 * h * w, n * h * w))
 
 
 def map_png(array: np.ndarray) -> bytes:

@@ -2,21 +2,26 @@
 
 Everything here runs PyTorch's own pooling (`F.max_pool2d`, `F.avg_pool2d`, `F.lp_pool2d`, the
 adaptive pools); the index maths only says which inputs each output looked at, so a page can
-show the windows next to the numbers torch produced.
+show the windows next to the numbers torch produced. The shift experiment at the end measures
+what downsampling does to shifted pictures, after Zhang, "Making convolutional networks
+shift-invariant again" (ICML 2019).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models import formulas
+from models.bundle import ModelBundle
 from models.errors import CNNLabError
-from models.spec import pool_out
 
-MODES = {"max": "max pooling", "avg": "average pooling", "lp": "power-average (LP) pooling"}
+# LP pooling is a power sum, (Σ x^p)^(1/p), not a mean: p = 1 adds the window up.
+MODES = {"max": "max pooling", "avg": "average pooling", "lp": "LP pooling (p-norm of the window)"}
 
 
 class PoolError(CNNLabError):
@@ -47,9 +52,19 @@ class PoolSettings:
         if self.mode == "lp" and not 0 < self.norm <= 64:
             raise PoolError("the LP norm p must be above 0 and at most 64")
 
+    def size_formula(self, size: int) -> formulas.Formula:
+        """PyTorch's output-length formula for a side of `size` cells, with its numbers."""
+        return formulas.pool_output_size(size, self.kernel, self.stride, self.padding,
+                                         self.ceil_mode)  # fmt: skip
+
+    def size_note(self, size: int) -> str:
+        """What rounding did to that side's output length, in words ("" when nothing)."""
+        return formulas.rounding_note(size, self.kernel, self.stride, self.padding,
+                                      ceil_mode=self.ceil_mode)  # fmt: skip
+
     def out_side(self, size: int) -> int:
-        """Output length along a side of `size` cells (spec.pool_out: PyTorch's formula)."""
-        return pool_out(size, self.kernel, self.stride, self.padding, self.ceil_mode)
+        """Output length along a side of `size` cells: the value of `size_formula`."""
+        return int(self.size_formula(size).value)
 
 
 def apply_pool(x: torch.Tensor, s: PoolSettings) -> torch.Tensor:
@@ -64,7 +79,9 @@ def apply_pool(x: torch.Tensor, s: PoolSettings) -> torch.Tensor:
     if s.norm != int(s.norm) and bool((x < 0).any()):
         raise PoolError("LP pooling with a fractional p is undefined for negative values "
                         "(this map has some); pick a whole-number p or another map")  # fmt: skip
-    return F.lp_pool2d(x, s.norm, s.kernel, s.stride, ceil_mode=s.ceil_mode)
+    # float64: x**p overflows float32 for p = 64 and values above 4
+    out = F.lp_pool2d(x.double(), s.norm, s.kernel, s.stride, ceil_mode=s.ceil_mode)
+    return out.to(x.dtype)
 
 
 def to_csv(values: np.ndarray) -> str:
@@ -150,19 +167,6 @@ def pool_report(x: torch.Tensor, s: PoolSettings) -> PoolReport:
     return PoolReport((h, w), (oh, ow), unseen, oh * ow / (h * w), discarded, out[0, 0].numpy())
 
 
-def size_formula(size: int, s: PoolSettings) -> str:
-    """PyTorch's output-length formula with the numbers filled in, as LaTeX."""
-    left, right = ("lceil", "rceil") if s.ceil_mode else ("lfloor", "rfloor")
-    value, plain = s.out_side(size), -(-(size + 2 * s.padding - s.kernel) // s.stride) + 1
-    dropped = s.ceil_mode and value != plain  # the last window would start in the padding
-    note = r" \;(\text{a last window starting in the padding is dropped})" if dropped else ""
-    return (
-        rf"O = \left\{left} \frac{{W + 2P - K}}{{S}} \right\{right} + 1 = "
-        rf"\left\{left} \frac{{{size} + 2 \cdot {s.padding} - {s.kernel}}}{{{s.stride}}}"
-        rf" \right\{right} + 1 = {value}{note}"
-    )
-
-
 def global_pool(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Global average and global max of each channel of one (1, C, H, W) map: two (C,) arrays."""
     avg = F.adaptive_avg_pool2d(x, 1).flatten()
@@ -186,6 +190,12 @@ class PyramidResult:
     sizes: tuple[tuple[int, int], ...]  # input (H, W) of each version
     vectors: np.ndarray  # (len(sizes), C · Σ n²)
     levels: tuple[int, ...]
+
+    @property
+    def length(self) -> formulas.Formula:
+        """C·(n₁² + n₂² + …), the vectors' length as a formula; its value is vectors.shape[1]."""
+        per_channel = sum(n * n for n in self.levels)
+        return formulas.pyramid_length(self.vectors.shape[1] // per_channel, self.levels)
 
 
 def compute_pyramid(x: torch.Tensor, levels: tuple[int, ...],
@@ -242,35 +252,174 @@ def channel(maps: torch.Tensor, index: int) -> torch.Tensor:
     return maps[:, index : index + 1]
 
 
+# ---------------------------------------------------------------- shifts (Zhang, 2019)
+
+NO_DOWNSAMPLING = "no downsampling"
+BLUR_POOL = "max, blur, subsample (Zhang)"
+
+
+def _circular(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    return F.pad(x, (before, after, before, after), mode="circular")
+
+
+def _edges(x: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """Edge features, wrapping around the borders: (1, 1, H, W) -> (1, 4, H/stride, W/stride)."""
+    return F.relu(F.conv2d(_circular(x, 1, 1), EDGE_KERNELS, stride=stride))
+
+
+def _blur_subsample(m: torch.Tensor, f: int) -> torch.Tensor:
+    """Zhang's anti-aliasing: a triangle filter of side 2f − 1, then keep every f-th cell."""
+    ramp = torch.cat([torch.arange(1.0, f + 1), torch.arange(f - 1.0, 0, -1)])
+    kernel = torch.outer(ramp, ramp) / ramp.sum() ** 2
+    weight = kernel.expand(m.shape[1], 1, -1, -1)
+    return F.conv2d(_circular(m, f - 1, f - 1), weight, stride=f, groups=m.shape[1])
+
+
+def _downsamplers(f: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """Each way of going from a picture to a map, by name; all but the first shrink it f times."""
+    return {
+        NO_DOWNSAMPLING: _edges,
+        "strided convolution": lambda x: _edges(x, stride=f),
+        "max pooling": lambda x: F.max_pool2d(_edges(x), f),
+        "average pooling": lambda x: F.avg_pool2d(_edges(x), f),
+        BLUR_POOL: lambda x: _blur_subsample(F.max_pool2d(_circular(_edges(x), 0, f - 1), f, 1), f),
+    }
+
+
 @dataclass(frozen=True)
-class TranslationResult:
-    shifts: np.ndarray  # (S,) pixels
-    similarity: dict[str, np.ndarray]  # method -> (S,) cosine similarity to the unshifted
+class ModelShift:
+    """A model's answer as the picture slides right, one entry per shift."""
+
+    name: str
+    trained: bool
+    label: str  # the answer for the unshifted picture
+    answers: tuple[str, ...]  # the answer at each shift
+    probability: np.ndarray  # (S,) the probability of `label` at each shift
+    stride: int | None  # the network's total stride (its grid), when its spec says
+
+
+@dataclass(frozen=True)
+class ShiftResult:
+    shifts: np.ndarray  # (S,) pixels to the right, 0..max_shift
+    factor: int  # how many times each downsampling shrinks a side
+    similarity: dict[str, np.ndarray]  # method -> (S,) cosine similarity, aligned on its grid
+    model: ModelShift | None
+
+    def on_grid(self, step: int) -> np.ndarray:
+        """(S,) True for the shifts (other than 0) that are whole steps of `step` pixels."""
+        return (self.shifts > 0) & (self.shifts % step == 0)
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return min(1.0, F.cosine_similarity(a.flatten(), b.flatten(), dim=0, eps=1e-8).item())
 
 
-def translation_similarity(gray: torch.Tensor, max_shift: int, kernel: int = 2,
-                           seed: int = 0) -> TranslationResult:  # fmt: skip
-    """How much downsampled features change as the view slides 0..max_shift pixels right.
+def _aligned(down: Callable, x: torch.Tensor, max_shift: int, grid: int) -> np.ndarray:
+    """(S,) similarity of each shifted picture's map to the unshifted map moved on its grid.
 
-    Edge features (fixed Sobel-like kernels, ReLU) are downsampled by `kernel` three ways: max
-    pooling, average pooling and a strided convolution with seeded random weights; each is
-    compared with the unshifted view by cosine similarity.
+    A shift that falls between two cells of the grid gets the better of the two moves.
     """
-    width = gray.shape[-1] - max_shift
-    if max_shift < 0 or width < kernel:
-        raise PoolError(f"the image is too narrow to shift it by {max_shift} pixels")
-    feats = F.relu(F.conv2d(gray, EDGE_KERNELS, padding=1))  # (1, 4, H, W)
-    weight = torch.randn(4, 4, kernel, kernel, generator=torch.Generator().manual_seed(seed))
-    methods = {
-        "max pooling": lambda f: F.max_pool2d(f, kernel),
-        "average pooling": lambda f: F.avg_pool2d(f, kernel),
-        "strided convolution": lambda f: F.conv2d(f, weight, stride=kernel),
-    }
-    views = [feats[..., s : s + width] for s in range(max_shift + 1)]
-    sims = {name: np.array([_cosine(down(v), down(views[0])) for v in views])
-            for name, down in methods.items()}  # fmt: skip
-    return TranslationResult(np.arange(max_shift + 1), sims)
+    shifts = range(max_shift + 1)
+    maps = down(torch.cat([torch.roll(x, s, dims=-1) for s in shifts]))  # (S, C, h, w)
+    return np.array([max(_cosine(maps[s], torch.roll(maps[0], o, dims=-1))
+                         for o in {s // grid, -(-s // grid)}) for s in shifts])  # fmt: skip
+
+
+def _model_shift(bundle: ModelBundle, image, max_shift: int) -> ModelShift:
+    from models.inputs import bundle_input
+
+    x = bundle_input(bundle, image)  # (1, C, H, W)
+    w = x.shape[-1]
+    batch = torch.cat([F.pad(x, (s, 0, 0, 0), mode="replicate")[..., :w]
+                       for s in range(max_shift + 1)])  # fmt: skip
+    model = bundle.model
+    with bundle.lock, torch.no_grad():  # eval mode for the forward pass, then as it was
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            probs = torch.softmax(model(batch.to(next(model.parameters()).device)), 1).cpu()
+        finally:
+            for m, mode in modes:
+                m.training = mode
+    names, top = bundle.class_names, probs.argmax(1).tolist()
+    answers = tuple(names[i] if i < len(names) else f"class {i}" for i in top)
+    stride = None
+    if bundle.spec is not None:
+        stride = int(
+            np.prod([s for ly in bundle.spec.layers for _, _, s in formulas.layer_windows(ly)])
+        )
+    return ModelShift(bundle.name, bundle.trained, answers[0], answers,
+                      probs[:, top[0]].numpy(), stride)  # fmt: skip
+
+
+def compute_shifts(gray: torch.Tensor, max_shift: int, factor: int = 2,
+                   bundle: ModelBundle | None = None, image=None) -> ShiftResult:  # fmt: skip
+    """How features and a model's answer follow a picture sliding 0..max_shift pixels right.
+
+    Features: four fixed edge filters with ReLU, then each downsampling of `_downsamplers`. The
+    picture wraps around as it shifts, so borders play no part and only the grid does: a map
+    that moves exactly with the picture scores 1. The model sees the picture slide without
+    wrapping (the left edge repeated), as a shifted photograph would.
+    """
+    h, w = gray.shape[-2:]
+    if not 1 <= max_shift <= 32 or factor < 1:
+        raise PoolError("the shift must be 1 to 32 pixels and the factor at least 1")
+    if min(h, w) < 2 * factor:
+        raise PoolError(f"a {h}×{w} picture is too small to downsample {factor} times")
+    gray = gray[..., : h - h % factor, : w - w % factor]
+    sims = {name: _aligned(down, gray, max_shift, 1 if name == NO_DOWNSAMPLING else factor)
+            for name, down in _downsamplers(factor).items()}  # fmt: skip
+    model = _model_shift(bundle, image, max_shift) if bundle is not None else None
+    return ShiftResult(np.arange(max_shift + 1), factor, sims, model)
+
+
+def _pixels(shifts: np.ndarray) -> str:
+    return ", ".join(str(int(s)) for s in shifts) + " px"
+
+
+def shift_conclusion(result: ShiftResult) -> list[str]:
+    """What the measurement shows, in sentences built from its own numbers."""
+    sims, f = result.similarity, result.factor
+    on, off = result.on_grid(f), (result.shifts % f != 0)
+    plain = sims[NO_DOWNSAMPLING]
+    lines = [f"Without downsampling the edge map moves with the picture: similarity at least "
+             f"{plain.min():.2f} at every shift." if plain.min() >= 0.99 else
+             f"Even without downsampling the edge map changes as the picture moves (similarity "
+             f"down to {plain.min():.2f})."]  # fmt: skip
+    down = {name: v for name, v in sims.items() if name != NO_DOWNSAMPLING}
+    if on.any():
+        low, where = min(v[on].min() for v in down.values()), _pixels(result.shifts[on])
+        lines.append(f"Downsampled {f} times, every map still moves with shifts on its grid "
+                     f"({where}): similarity at least {low:.2f}." if low >= 0.99 else
+                     f"Downsampled {f} times, even shifts on the grid ({where}) change the maps "
+                     f"(similarity down to {low:.2f}).")  # fmt: skip
+    if off.any():
+        means = sorted(((v[off].mean(), name) for name, v in down.items()), reverse=True)
+        listed = "; ".join(f"{name} {m:.2f}" for m, name in means)
+        best = means[0][1][0].upper() + means[0][1][1:]
+        lines.append(f"Off the grid ({_pixels(result.shifts[off])}) the average similarity is "
+                     f"{listed}. {best} keeps the most, {means[-1][1]} the least.")  # fmt: skip
+        mx, st = down["max pooling"][off].mean(), down["strided convolution"][off].mean()
+        verdict = ("better than" if mx > st + 0.01 else "worse than" if mx < st - 0.01
+                   else "no better than")  # fmt: skip
+        lines.append(
+            f"Max pooling tolerates these shifts {verdict} plain striding here "
+            f"({mx:.2f} against {st:.2f})"
+            + (", but it is not shift-invariant either." if mx < 0.99 else ".")
+        )
+    if result.model is not None:
+        lines.append(_model_sentence(result.model, result.shifts))
+    return lines
+
+
+def _model_sentence(m: ModelShift, shifts: np.ndarray) -> str:
+    p, changed = m.probability, [(int(s), a) for s, a in zip(shifts, m.answers) if a != m.label]
+    text = (f"The model ({m.name}) answers “{m.label}” for the unshifted picture ({p[0]:.0%}) "
+            f"and keeps that answer at {len(shifts) - 1 - len(changed)} of {len(shifts) - 1} "
+            "shifts")  # fmt: skip
+    if changed:
+        text += "; it answers " + ", ".join(f"“{a}” at {s} px" for s, a in changed[:4])
+    text += f". Its probability for “{m.label}” ranges from {p.min():.0%} to {p.max():.0%}."
+    if not m.trained:
+        text += " This model is untrained, so its answers mean little."
+    return text

@@ -21,16 +21,15 @@ GLOBAL_RNG_LOCK = threading.RLock()  # held while a private stream owns the glob
 
 
 class RandomStream:
-    """The saved state of a private stream of torch's (and NumPy's) global generators."""
+    """The saved state of a private stream of torch's (and NumPy's) global generators.
+
+    Made from a seed without touching the global generators: the states are those that
+    `torch.manual_seed(seed)` and `np.random.seed(seed)` would leave.
+    """
 
     def __init__(self, seed: int) -> None:
-        with GLOBAL_RNG_LOCK:
-            torch_before, np_before = torch.get_rng_state(), np.random.get_state()
-            torch.manual_seed(seed)
-            np.random.seed(seed % 2**32)
-            self.torch_state, self.np_state = torch.get_rng_state(), np.random.get_state()
-            torch.set_rng_state(torch_before)
-            np.random.set_state(np_before)
+        self.torch_state = torch.Generator().manual_seed(seed).get_state()
+        self.np_state = np.random.RandomState(seed % 2**32).get_state()
 
 
 @contextmanager

@@ -3,6 +3,11 @@
 `train(model, data, config)` yields a `TrainMetrics` every `config.log_every` steps and after
 each epoch, so a caller can draw live curves, and it stops cleanly when a `threading.Event` is
 set. Nothing here knows about Streamlit; `models/jobs.py` runs it in a background thread.
+
+A run is reproducible from its seed while other sessions work: shuffling draws from a generator
+of its own, and the draws that torchvision's transforms and dropout make from torch's global
+generator happen inside the run's private stream (`models.rng`). A run whose loss ends above
+where it started is flagged as diverged; a NaN or infinite loss stops it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -19,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 
-from models.errors import CNNLabError
 from models.data import PreparedData
 from models.device import pick_device
+from models.errors import CNNLabError
+from models.rng import RandomStream, private_stream
 
 # Flips keep a shape's class (every class looks the same mirrored), so they are free extra data.
 RANDOM_FLIPS = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()])
@@ -35,10 +42,24 @@ OPTIMIZERS: dict[str, Callable] = {
 }
 SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "one-cycle")
 LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
+# Modules that draw from the global generator in training mode (their masks or slopes).
+RANDOM_MODULES = (
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+    nn.FeatureAlphaDropout, nn.RReLU,
+)  # fmt: skip
+DIVERGED_MARGIN = 1.1  # diverged: the loss ends above this × its first; 1.1 leaves room for noise
 
 
 class TrainingDiverged(CNNLabError):
     """The loss became NaN or infinite; the message names the step."""
+
+
+class TrainingError(CNNLabError):
+    """Training cannot go on with these settings, said in words a user can act on."""
+
+
+class TrainConfigError(CNNLabError):
+    """A training setting out of its range; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +100,7 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise TrainConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,7 @@ class TrainMetrics:
     val_loss: float = math.nan
     val_acc: float = math.nan
     note: str = ""
+    diverged: bool = False  # "done" only: the loss ended above where it started
 
 
 def lr_factor(schedule: str, step: int, total: int, steps_per_epoch: int, step_every: int) -> float:
@@ -116,9 +138,19 @@ def lr_factor(schedule: str, step: int, total: int, steps_per_epoch: int, step_e
     return 1.0
 
 
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps in one pass: a last batch of a single image is left out.
+
+    Batchnorm cannot train on a batch of one value per channel, and one image makes a
+    needlessly noisy step; the shuffle picks another image to leave out each epoch.
+    """
+    full, rest = divmod(n_train, batch_size)
+    return full + (rest > 1)
+
+
 def lr_curve(config: TrainConfig, n_train: int) -> list[float]:
     """The learning rate at every step of a run on `n_train` images."""
-    per_epoch = math.ceil(n_train / config.batch_size)
+    per_epoch = steps_per_epoch(n_train, config.batch_size)
     total = per_epoch * config.epochs
     return [
         config.lr * lr_factor(config.schedule, s, total, per_epoch, config.step_every)
@@ -141,11 +173,12 @@ def compute_loss(
 
 @dataclass
 class _Batches:
-    """Shuffled uint8 batches, moved to the device and normalized there."""
+    """Shuffled uint8 batches, augmented on the run's stream, moved to the device, normalized."""
 
     data: PreparedData
     device: torch.device
     config: TrainConfig
+    stream: RandomStream
     gen: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -161,11 +194,12 @@ class _Batches:
     def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.data.train_x, self.data.train_y
         order = torch.randperm(len(y), generator=self.gen)
-        aug = self.config.augmentation
-        for idx in order.split(self.config.batch_size):
+        aug, size = self.config.augmentation, self.config.batch_size
+        for idx in order[: steps_per_epoch(len(y), size) * size].split(size):
             xb, yb = x[idx], y[idx]
             if aug is not None:
-                xb = torch.stack([aug(img) for img in xb])
+                with private_stream(self.stream):  # v2 transforms draw from the global generator
+                    xb = torch.stack([aug(img) for img in xb])
             if self.pin:
                 xb, yb = xb.pin_memory(), yb.pin_memory()
             yield self.normalize(xb), yb.to(self.device, non_blocking=self.pin)
@@ -213,11 +247,18 @@ class _Loop:
     def __init__(self, model: nn.Module, data: PreparedData, config: TrainConfig) -> None:
         self.model, self.config = model, config
         self.device = pick_device(config.device)
-        self.batches = _Batches(data, self.device, config)
+        self.stream = RandomStream(config.seed)
+        self.batches = _Batches(data, self.device, config, self.stream)
         k = len(data.class_names)
         self.weight = _class_weights(data.train_y, k, self.device) if config.class_weights else None
         self.opt = OPTIMIZERS[config.optimizer](model.parameters(), config.lr, config.weight_decay)
-        self.per_epoch = math.ceil(len(data.train_y) / config.batch_size)
+        self.per_epoch = steps_per_epoch(len(data.train_y), config.batch_size)
+        if self.per_epoch == 0:
+            raise TrainingError("one training image is too few to train on: add images")
+        # Dropout on the CPU draws from the global generator: run the forward on our stream.
+        # (On a GPU it draws from the device's generator, which the stream does not cover.)
+        draws = any(isinstance(m, RANDOM_MODULES) for m in model.modules())
+        self.forward_stream = draws and self.device.type == "cpu"
         self.total = self.per_epoch * config.epochs
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._factor)
         self.autocast, self.scaler = _autocast(self.device)
@@ -228,16 +269,20 @@ class _Loop:
         self.start = self.last_time = time.perf_counter()
         self.last_examples = 0
         self.best: tuple[float, dict | None, int] = (math.inf, None, 0)
+        self.first_loss = self.last_loss = math.nan  # where the loss started and ended
 
     def _factor(self, step: int) -> float:
         c = self.config
         return lr_factor(c.schedule, step, self.total, self.per_epoch, c.step_every)
 
     def train_step(self, xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> None:
-        with self.autocast:
-            logits = self.model(xb)
+        stream = private_stream(self.stream) if self.forward_stream else nullcontext()
+        with self.autocast, stream:
+            logits = _forward(self.model, xb)
         loss = compute_loss(logits.float(), yb, self.config, self.weight)
         value = loss.item()
+        if self.step == 0:
+            self.first_loss = value
         if not math.isfinite(value):
             lr = self.opt.param_groups[0]["lr"]
             raise TrainingDiverged(
@@ -278,6 +323,8 @@ class _Loop:
         speed = (self.examples - self.last_examples) / max(now - self.last_time, 1e-9)
         self.last_time, self.last_examples = now, self.examples
         loss, acc = (sums[0] / sums[2], sums[1] / sums[2]) if sums[2] else (math.nan, math.nan)
+        if kind != "done" and math.isfinite(loss):
+            self.last_loss = loss
         metrics = TrainMetrics(
             kind,
             epoch,
@@ -306,14 +353,42 @@ class _Loop:
     def should_stop_early(self, epoch: int) -> bool:
         return self.config.patience > 0 and epoch - self.best[2] >= self.config.patience
 
+    def diverged(self) -> bool:
+        """True when the loss ended clearly above the loss of the first step."""
+        return self.last_loss > DIVERGED_MARGIN * self.first_loss  # False while either is NaN
+
     def finish(self, epoch: int, why: str) -> TrainMetrics:
-        notes = [why] if why else []
+        diverged = self.diverged()
+        notes = [divergence_message(self.first_loss, self.last_loss, self.config.lr)] * diverged
+        if why:
+            notes.append(why)
         _, state, best_epoch = self.best
         if self.config.restore_best and state is not None and best_epoch != epoch:
             self.model.load_state_dict(state)
             notes.append(f"Restored the weights of epoch {best_epoch}, the best on validation.")
         self.model.eval()
-        return self.report("done", epoch, [0.0, 0, 0], note=" ".join(notes))
+        return self.report("done", epoch, [0.0, 0, 0], note=" ".join(notes), diverged=diverged)
+
+
+def divergence_message(first: float, last: float, lr: float) -> str:
+    """What a diverged run tells its user: where the loss went and a learning rate to try."""
+    return (
+        f"Training diverged: the loss ended at {last:.3g}, above where it started ({first:.3g}). "
+        f"The learning rate ({lr:g}) is probably too high: try {lr / 10:g}."
+    )
+
+
+def _forward(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    """The model's output, with PyTorch's batchnorm complaint turned into a plain sentence."""
+    try:
+        return model(xb)
+    except ValueError as err:
+        if "Expected more than 1 value per channel" not in str(err):
+            raise
+        raise TrainingError(
+            "Batchnorm needs more than one value per channel in each batch, and this batch "
+            "gives it one: use a batch size of 2 or more."
+        ) from None
 
 
 def train(
@@ -325,10 +400,10 @@ def train(
     """Train `model` in place on `data`, yielding reports; set `stop` to end within a batch.
 
     Raises TrainingDiverged when the loss is NaN or infinite (the weights are not updated by
-    that step).
+    that step). The same seed, data and model give the same curves (on the CPU), whatever other
+    threads do meanwhile; torch's global random state is left as it was.
     """
     stop = stop or threading.Event()
-    torch.manual_seed(config.seed)  # dropout and augmentation draw from torch's global generator
     loop = _Loop(model.to(pick_device(config.device)), data, config)
     model.train()
     epoch, why = 0, ""

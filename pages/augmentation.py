@@ -4,6 +4,7 @@ import streamlit as st
 
 from models import augment as aug
 from models.augment_experiment import MIXES, ExperimentConfig, experiment_jobs, mix_batch
+from models.errors import CNNLabError
 from models.jobs import ENDED
 from ui import frame, state, training
 from viz import augmentation as aviz
@@ -136,7 +137,7 @@ with exp_tab:
     if st.button("Train both", key="augmentation.train", type="primary"):
         try:
             jobs = experiment_jobs(spec, cfg, training.training_slots())
-        except ValueError as err:  # AugmentError, DataError, SpecError
+        except CNNLabError as err:  # AugmentError, DataError, SpecError
             st.error(f"The experiment could not start: {err}")
         else:
             for job in box.values():
@@ -153,6 +154,8 @@ with exp_tab:
             st.caption(f"**{name}**: {snap.status}" + (f", epoch {m.epoch}" if m else ""))
             if snap.error:
                 st.error(snap.error)
+            elif snap.diverged:
+                st.warning(snap.note)
         if snaps:
             runs = {name: snap.history for name, snap in snaps.items()}
             st.plotly_chart(aviz.experiment_figure(runs), key="augmentation.experiment_chart")

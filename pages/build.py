@@ -13,8 +13,10 @@ frame(
     "Build a CNN",
     intro=(
         "A CNN is a stack of layers. Convolutions slide small learned filters over the image, "
-        "activations keep what is useful, pooling shrinks the maps, and dense layers at the end "
-        "turn features into scores. Edit the stack and every number below follows."
+        "pooling shrinks the maps, and dense layers at the end turn features into scores. "
+        "Between them, activations such as ReLU bend the numbers: without them the whole "
+        "stack, however deep, would be one linear convolution. Edit the stack and every "
+        "number below follows."
     ),
 )
 
@@ -146,7 +148,7 @@ if infos:
     st.subheader(f"Layer {info.index}: {info.name}, the arithmetic")
     arith, dense = st.columns([3, 1], gap="large")
     with arith:
-        build_panels.formulas(info, (prev.size, prev.jump) if prev else (1, 1))
+        build_panels.show_arithmetic(info, (prev.size, prev.jump) if prev else (1, 1))
     with dense:
         build_panels.dense_comparison(info)
 
@@ -156,6 +158,9 @@ with st.expander("Go deeper"):
     st.markdown(
         "- **Why 3×3 stacks?** Two 3×3 convs see a 5×5 window with 18·C² weights instead of "
         "25·C²; three see 7×7 with 27·C² instead of 49·C², and add a non-linearity between.\n"
+        "- **Why activations?** Convolutions are linear, and so is any stack of them: two 3×3 "
+        "convolutions with nothing between are exactly one 5×5 convolution. A non-linearity "
+        "between layers is what lets depth add power.\n"
         "- **Where do the parameters live?** In small CNNs, mostly in the first dense layer "
         "after flatten; global average pooling removes most of them.\n"
         "- Curriculum questions answered here: 1, 2, 3, 12, 21, 23, 27, 45, 56."

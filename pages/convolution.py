@@ -5,6 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from models import convolution as conv
+from models import formulas
 from models import kernels as kern
 from ui import convolution_panels as panels
 from ui import frame, state
@@ -46,7 +47,7 @@ def dilation_tab() -> None:
     c = st.columns(2)
     k = c[0].slider("Kernel size", 1, conv.MAX_KERNEL_SIDE, 3, key="convolution.dil_kernel")
     rate = c[0].slider("Dilation rate", 1, 8, 2, key="convolution.rate")
-    c[0].latex(rf"D(K-1)+1 = {rate}\cdot({k}-1)+1 = {kern.effective_size(k, rate)}")
+    c[0].latex(formulas.dilated_extent(k, rate).latex)
     c[0].plotly_chart(
         cviz.footprint_figure(kern.dilated_footprint(k, rate)), key="convolution.footprint"
     )
@@ -106,12 +107,15 @@ with st.expander("Go deeper"):
         "pads it by D(K−1) − P and slides the flipped kernel with stride 1."
     )
     st.latex(
-        r"O = \left\lfloor \frac{W + 2P - D(K-1) - 1}{S} \right\rfloor + 1 \qquad "
-        r"O_{T} = (W-1)S - 2P + D(K-1) + P_{out} + 1"
+        formulas.CONV_SIZE_RULE + r"\qquad \text{transposed: } " + formulas.TRANSPOSED_SIZE_RULE
     )
-    st.latex(
-        r"O_{pool} = \left\lceil \frac{W + 2P - K}{S} \right\rceil + 1 \;(\text{ceil mode})"
-        r"\qquad RF_{l} = RF_{l-1} + D_l (K-1)"
+    st.latex(r"\text{pooling, ceil\_mode: } " + formulas.POOL_CEIL_SIZE_RULE)
+    st.latex(formulas.FIELD_RULE + r", \qquad " + formulas.JUMP_RULE)
+    st.markdown(
+        "With ceil_mode the bracket is 1 when the last window would start in the right padding, "
+        "and PyTorch drops that window. The receptive field r grows by each kernel's extent "
+        "times the jump j so far: the input pixels between neighbouring units, which every "
+        "stride multiplies."
     )
     st.markdown(
         "Answers curriculum questions **15** (output size), **22** (stride and padding), "

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from models import formulas
 from models import pooling as pool
 from ui import frame, state
 from viz import pooling as pviz
@@ -10,11 +11,13 @@ frame(
     "Pooling",
     intro=(
         "Pooling slides a window over a map and keeps one number per window: the largest (max "
-        "pooling), the mean (average pooling) or something in between (power-average pooling). "
-        "The map gets smaller, the network gets cheaper, and small shifts of the picture matter "
-        "less. Change the window and stride and watch which inputs survive."
+        "pooling), the mean (average pooling) or the window's p-norm (LP pooling: p = 1 adds "
+        "the window up, a large p comes close to the largest). The map gets smaller and the "
+        "network cheaper. Change the window and stride and watch which inputs survive; the "
+        "Shifts tab measures what pooling does, and does not do, when the picture moves."
     ),
 )
+ss = st.session_state
 
 c = st.columns(5)
 mode = c[0].radio("Pooling", list(pool.MODES), format_func=pool.MODES.get, key="pooling.mode")
@@ -72,7 +75,12 @@ with map_tab:
     else:
         (h, w), (oh, ow) = report.in_shape, report.out_shape
         st.markdown(f"**Output size: {oh}×{ow}** (from {h}×{w})")
-        st.latex(pool.size_formula(w, settings))
+        for name, n in (("Height", h), ("Width", w)) if h != w else (("", w),):
+            if name:
+                st.markdown(f"{name}, from {n} cells:")
+            st.latex(settings.size_formula(n).latex)
+            if note := settings.size_note(n):
+                st.caption(note)
         m = st.columns(3)
         m[0].metric("Map size kept", f"{report.kept_share:.1%}", help="outputs ÷ inputs")
         never = "inputs that reach no output: never the max, or under no window"
@@ -96,36 +104,60 @@ with global_tab:
     except pool.PoolError as err:
         st.error(str(err))
     else:
-        st.markdown(f"**Spatial pyramid pooling**: three sizes of your image, each one vector of "
-                    f"{pyramid.vectors.shape[1]} numbers (3 channels × "
-                    f"{' + '.join(f'{n}²' for n in pyramid.levels)}).")  # fmt: skip
+        st.markdown("**Spatial pyramid pooling**: three sizes of your image, each one vector of "
+                    f"{pyramid.vectors.shape[1]} numbers, one per channel and window:")  # fmt: skip
+        st.latex(pyramid.length.latex)
         st.plotly_chart(pviz.pyramid_figure(pyramid), key="pooling.pyramid_chart")
 
 with shift_tab:
     a, b = st.columns(2)
     max_shift = a.slider("Largest shift (pixels)", 1, 16, 8, key="pooling.max_shift")
     factor = b.slider("Downsampling factor", 2, 4, 2, key="pooling.factor")
-    try:
-        moved = pool.translation_similarity(pool.image_map(state.current_image()), max_shift,
-                                            factor)  # fmt: skip
-    except pool.PoolError as err:
-        st.error(str(err))
+    image, bundle = state.current_image(), state.current_model()
+    inputs = (id(image), id(bundle), max_shift, factor)  # computed again only when these change
+    if ss.get("_pooling.shift_for") != inputs:
+        try:
+            moved = pool.compute_shifts(pool.image_map(image, 64), max_shift, factor, bundle, image)
+        except pool.PoolError as err:
+            moved = err
+        ss["_pooling.shift_for"], ss["_pooling.shift"] = inputs, moved
+        ss["_pooling.shift_of"] = (image, bundle)  # kept alive, so their ids stay theirs
+    moved = ss["_pooling.shift"]
+    if isinstance(moved, pool.PoolError):
+        st.error(str(moved))
     else:
-        st.plotly_chart(pviz.translation_figure(moved), key="pooling.shift_chart")
-        st.caption("Edge features of your image, downsampled three ways, compared with the "
-                   "unshifted view. 1 means unchanged.")  # fmt: skip
+        st.plotly_chart(pviz.shift_figure(moved), key="pooling.shift_chart")
+        st.markdown("\n".join(f"- {line}" for line in pool.shift_conclusion(moved)))
+        st.caption(
+            "Your picture in gray (64 pixels a side at most) slides right and wraps around, so "
+            "borders play no part. Four fixed edge filters with ReLU make an edge map, "
+            "downsampled five ways; each is compared (cosine similarity) with the unshifted "
+            "map moved by the same shift on its own grid, or by the better of the two nearest "
+            "cells when the shift falls between them. 1 means the map moved exactly with the "
+            "picture. The model sees the picture slide without wrapping (its left edge "
+            "repeated). After Zhang, “Making convolutional networks shift-invariant again” "
+            "(2019); the sentences above are written from these measurements."
+        )
 
 with st.expander("Go deeper"):
     st.latex(r"\text{max: } y = \max_{(i,j)\in R} x_{ij} \qquad \text{average: } "
              r"y = \frac{1}{|R|}\sum_{(i,j)\in R} x_{ij} \qquad "
              r"\text{LP: } y = \Big(\sum_{(i,j)\in R} x_{ij}^{\,p}\Big)^{1/p}")  # fmt: skip
-    st.latex(r"O = \left\lfloor \frac{W + 2P - K}{S} \right\rfloor + 1")
+    st.latex(formulas.POOL_SIZE_RULE)
+    st.latex(r"\text{ceil\_mode: } " + formulas.POOL_CEIL_SIZE_RULE)
     st.markdown(
         "With `ceil_mode` the floor becomes a ceiling, so a last window that hangs over the edge "
-        "is kept, unless it would start in the padding. Max pooling pads with −∞ and average "
-        "pooling with 0 (counted in the mean by default). Spatial pyramid pooling (He et al., "
-        "2014) pools each map into 1×1, 2×2, 4×4 … grids so any image size gives one vector.\n\n"
+        "is kept, unless it would start in the right padding: then the bracket is 1 and PyTorch "
+        "drops that window. With a dilation D (PyTorch's max pooling has one, this page does "
+        "not) K becomes D(K − 1) + 1. Max pooling pads with −∞ and average pooling with 0 "
+        "(counted in the mean by default). LP pooling is a power sum, not a mean: p = 1 is sum "
+        "pooling (K² times the average) and a large p approaches the maximum (for values ≥ 0); "
+        "PyTorch's documentation says power-average, but nothing is divided by the window "
+        "size. Spatial pyramid pooling (He et al., 2014) pools each map into 1×1, 2×2, 4×4 … "
+        "grids so any image size gives one vector. Shifts: pooling keeps a map moving with "
+        "the picture only for shifts that land on its grid; blurring before subsampling (Zhang, "
+        "2019) narrows the gap.\n\n"
         "Questions this page answers: what pooling does and why; max against average pooling; "
-        "output size of a pooling layer; global average pooling instead of flatten; how pooling "
-        "gives (a little) tolerance to shifts; handling inputs of different sizes."
+        "output size of a pooling layer; global average pooling instead of flatten; how much "
+        "(or how little) pooling tolerates shifts; handling inputs of different sizes."
     )

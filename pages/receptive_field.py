@@ -3,6 +3,7 @@
 import streamlit as st
 
 from models import effective_field as erf
+from models import formulas
 from models import receptive_field as rf
 from ui import frame, state
 from ui import receptive_field_panels as panels
@@ -73,7 +74,7 @@ with st.expander("Go deeper"):
         "field size $r$, jump $j$ and centre of the first unit $u$ follow from the "
         "layer before (Araujo, Norris and Sim, Distill 2019):"
     )
-    st.latex(r"r_l = r_{l-1} + (k_l - 1)\,d_l\,j_{l-1}, \qquad j_l = j_{l-1}\,s_l")
+    st.latex(formulas.FIELD_RULE + r", \qquad " + formulas.JUMP_RULE)
     st.latex(r"u_l = u_{l-1} + \Big(\frac{(k_l - 1)\,d_l}{2} - p_l\Big)\,j_{l-1}")
     st.latex(r"\text{unit } (a, b) \text{ sees rows } u_l + a\,j_l \pm \tfrac{r_l - 1}{2}")
     st.markdown(

@@ -1,14 +1,13 @@
 """Train: watch a network learn, live, and see where it still gets things wrong."""
 
-import math
-
 import streamlit as st
 
 from models.checkpoint import to_bytes
 from models.device import device_name, pick_device
+from models.errors import CNNLabError
 from models.evaluate import predict_image
 from models.jobs import FAILED, new_training_job
-from models.train import lr_curve
+from models.train import lr_curve, steps_per_epoch
 from ui import frame, state, training
 from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
 
@@ -54,7 +53,7 @@ if start and ready:
                 spec, initial, data, config, val_share, name, training.training_slots()
             )
         training.run_job(job)
-    except ValueError as err:  # DataError, SpecError: a message the user can act on
+    except CNNLabError as err:  # DataError, SpecError, TrainingError: said for the user
         st.error(f"Training could not start: {err}")
 
 
@@ -65,11 +64,13 @@ def draw(snap) -> None:
         job.stop()
     if snap.status == FAILED:
         st.error(snap.error)
+    elif snap.diverged:
+        st.warning(f"{snap.note} The session keeps its previous model.")
     elif snap.note:
         st.info(snap.note)
     st.plotly_chart(curves_figure(snap.history), key="train.curves")
     lrs = lr_curve(job.config, len(job.data.train_y))
-    per_epoch = math.ceil(len(job.data.train_y) / job.config.batch_size)
+    per_epoch = steps_per_epoch(len(job.data.train_y), job.config.batch_size)
     done = snap.latest.step if snap.latest else 0
     st.plotly_chart(lr_figure(lrs, per_epoch, done), key="train.lr_plot")
 

@@ -1,13 +1,15 @@
 """The builder, the presets and the PyTorch code export."""
 
+import threading
+
 import pytest
 import torch
 
-from models.build import build_model, layer_names
+from models.build import _assemble, build_model, layer_names
 from models.codegen import to_pytorch_code
 from models.geometry import analyze, dense_equivalent_params, naive_output_size, unread_pixels
 from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
 
 STATED_PARAMS = {"TinyVGG (CNN Explainer)": 19_920, "LeNet-5": 61_706, "ConvNetJS MNIST": 5_994}
 
@@ -42,6 +44,55 @@ def test_the_seed_fixes_the_initial_weights_without_touching_global_randomness()
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     c = build_model(spec, seed=4)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
+def _default_init(spec: NetworkSpec, seed: int) -> dict[str, torch.Tensor]:
+    """PyTorch's own initialisation, as the constructors draw it after seeding the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _assemble(spec, spec.shapes()).state_dict()
+
+
+def _with_layer(kind: str) -> NetworkSpec:
+    """A small network that holds one layer of `kind` (after a flatten where it needs one)."""
+    head = [{"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}]
+    for layers in (head + [new_layer(kind)], head + [{"type": "flatten"}, new_layer(kind)]):
+        try:
+            return NetworkSpec.from_dict({"input": [3, 12, 12], "layers": layers})
+        except SpecError:
+            continue
+    raise AssertionError(f"no small network takes a {kind} layer")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [PRESETS[n].spec for n in PRESETS] + [_with_layer(k) for k in LAYER_TYPES],
+    ids=[*PRESETS, *LAYER_TYPES],
+)
+def test_seeded_initialisation_equals_pytorchs_default_draw_for_draw(spec):
+    built, expected = build_model(spec, seed=7).state_dict(), _default_init(spec, 7)
+    assert list(built) == list(expected)
+    for key, value in expected.items():
+        assert torch.equal(built[key], value), key
+
+
+def test_a_seeded_build_ignores_another_thread_reseeding_the_global_generator():
+    spec, stop = PRESETS["Small ResNet"].spec, threading.Event()
+
+    def reseed() -> None:
+        while not stop.is_set():
+            torch.manual_seed(0)
+            torch.rand(100)
+
+    thread = threading.Thread(target=reseed, daemon=True)
+    thread.start()
+    try:
+        builds = [build_model(spec, seed=2).state_dict() for _ in range(5)]
+    finally:
+        stop.set()
+        thread.join()
+    expected = _default_init(spec, 2)
+    assert all(torch.equal(b[k], expected[k]) for b in builds for k in expected)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -1,10 +1,14 @@
 """The Build page driven through AppTest: presets, edits, an invalid edit, JSON out and back in."""
 
 import pytest
+import torch
+import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
+from models import formulas as fm
+from models.geometry import analyze
 from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.spec import ConvSpec, LinearSpec, NetworkSpec, PoolSpec
 from ui.state import decode_spec, encode_spec
 
 
@@ -96,3 +100,101 @@ def test_a_damaged_link_gives_a_message_and_the_default_network():
     assert not at.exception
     assert any("link" in e.value for e in at.error)
     assert at.session_state["network"] == PRESETS["TinyVGG (CNN Explainer)"].spec
+
+
+def _open_with(layers: list[dict], input_shape: list[int]) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.session_state["network"] = NetworkSpec.from_dict({"input": input_shape, "layers": layers})
+    at.switch_page("pages/build.py").run()
+    assert not at.exception
+    return at
+
+
+def _latex(at: AppTest) -> list[str]:
+    return [x.value.strip("$\n") for x in at.latex]
+
+
+def _select(at: AppTest, index: int) -> None:
+    at.selectbox(key=f"build.{at.session_state['build.version']}.selected").set_value(index).run()
+    assert not at.exception
+
+
+def test_a_ceil_mode_pool_shows_its_dropped_window_and_never_says_rounds_down():
+    pool = {"type": "maxpool", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}
+    at = _open_with([pool], [1, 5, 5])
+    size = fm.pool_output_size(5, 2, 2, 1, True)
+    assert size.latex in _latex(at) and size.latex.endswith("= 3")
+    assert at.session_state["network"].output_shape == (1, 3, 3)
+    notes = [i.value for i in at.info]
+    assert not any("rounds down" in n for n in notes)
+    assert any("rounds 5/2 up, then drops that last window" in n for n in notes)
+
+
+def test_a_floor_pool_still_says_it_rounds_down_and_names_the_lost_cells():
+    at = _open_with([{"type": "maxpool", "kernel_size": 2}], [1, 5, 5])
+    notes = " ".join(i.value for i in at.info)
+    assert "rounds 3/2 down, so the last 1 cell(s) of this side are never read" in notes
+
+
+def test_same_padding_with_an_even_kernel_shows_1_left_2_right_and_keeps_64():
+    conv = {"type": "conv", "out_channels": 2, "kernel_size": 4, "padding": "same"}
+    at = _open_with([conv], [1, 64, 64])
+    latex = _latex(at)
+    left, right = fm.same_padding(4)
+    assert left.latex + r", \qquad " + right.latex in latex
+    assert left.latex.endswith("= 1") and right.latex.endswith("= 2")
+    size = fm.conv_output_size(64, 4, 1, (1, 2))
+    assert size.latex in latex and size.latex.endswith("= 64")
+    assert "64 + 1 + 2" in size.latex and at.session_state["network"].output_shape[1] == 64
+
+
+def test_each_kind_of_tinyvgg_layer_shows_formulas_from_models_formulas():
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/build.py").run()
+    infos = analyze(at.session_state["network"])
+    first_of_each_kind = {info.layer.type: info for info in reversed(infos)}
+    for kind in ("conv", "maxpool", "linear"):  # conv, the first layer, is selected already
+        info = first_of_each_kind[kind]
+        if info.index > 1:
+            _select(at, info.index - 1)
+        latex, layer = _latex(at), info.layer
+        s_in, s_out = info.input_shape, info.output_shape
+        expected = []
+        if isinstance(layer, ConvSpec):
+            expected.append(fm.conv_output_size(s_in[2], layer.kernel_size, layer.stride,
+                                                layer.pad, layer.dilation))  # fmt: skip
+            expected.append(fm.conv_params(layer.kernel_size, s_in[0], s_out[0]))
+            expected.append(fm.conv_macs(s_out[1], s_out[2], s_out[0], layer.kernel_size, s_in[0]))
+            assert expected[1].value == info.params and expected[2].value == info.macs
+        if isinstance(layer, PoolSpec):
+            expected.append(fm.pool_output_size(s_in[2], layer.kernel_size, layer.step,
+                                                layer.padding, layer.ceil_mode))  # fmt: skip
+        if isinstance(layer, LinearSpec):
+            expected.append(fm.linear_params(s_in[0], s_out[0]))
+            assert expected[-1].value == info.params
+        for formula in expected:
+            assert formula.latex in latex, (info.name, formula.latex)
+        if len(s_out) == 3 and expected:
+            assert expected[0].value == s_out[2]
+        if info.rf.size is not None and fm.layer_windows(layer):
+            assert any(x.startswith("r_l") and x.endswith(f"= {info.rf.jump}") for x in latex)
+            assert any(f"= {info.rf.size}," in x for x in latex), info.name
+
+
+def test_the_intro_says_activations_make_the_stack_non_linear(build_page):
+    intro = build_page.markdown[0].value
+    assert "keep what is useful" not in intro
+    assert "one linear convolution" in intro
+
+
+def test_two_stacked_convolutions_without_an_activation_are_one_convolution():
+    """What the intro claims, checked: conv∘conv is a single conv with the composed kernel."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1, 1, 3, 3, generator=g), torch.randn(1, 1, 3, 3, generator=g)
+    x = torch.randn(1, 1, 12, 12, generator=g)
+    two = F.conv2d(F.conv2d(x, a), b)
+    composed = F.conv_transpose2d(b, a)  # (1, 1, 5, 5): the 5×5 kernel of the pair
+    torch.testing.assert_close(two, F.conv2d(x, composed), rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(F.conv2d(F.relu(F.conv2d(x, a)), b), two)

@@ -91,10 +91,11 @@ def test_coverage_counts_equal_the_gradient_of_a_ones_kernel(case):
 
 def test_the_naive_formula_is_flagged_when_it_gives_a_fraction_and_unread_rows_are_named():
     axis = conv.axis_size(6, 3, conv.StepSpec(stride=2))
-    assert axis.naive == pytest.approx(2.5) and axis.exact == 2
-    assert axis.unread == (5,)
+    assert axis.naive.value == pytest.approx(2.5) and axis.exact == 2
+    assert axis.unread == (5,) and "the last 1 cell(s) of this side are never read" in axis.note
     padded = conv.axis_size(6, 3, conv.StepSpec(stride=2, padding=1))
-    assert padded.naive.denominator == 2 and padded.unread == ()  # the unread cell is padding
+    assert padded.naive.value.denominator == 2 and padded.unread == ()  # the unread is padding
+    assert "drops only padding" in padded.note
 
 
 @pytest.mark.parametrize(
@@ -104,14 +105,15 @@ def test_pooling_sizes_match_torch_with_and_without_ceil_mode(size, k, stride, p
     axis = conv.axis_size(size, k, conv.StepSpec(stride=stride, padding=padding))
     x = torch.zeros(1, 1, size, size)
     for ceil, got in ((False, axis.pool_floor), (True, axis.pool_ceil)):
-        assert nn.MaxPool2d(k, stride, padding, ceil_mode=ceil)(x).shape[-1] == got
+        assert nn.MaxPool2d(k, stride, padding, ceil_mode=ceil)(x).shape[-1] == got.value
 
 
 def test_the_formula_shows_the_users_numbers():
     axis = conv.axis_size(7, 3, conv.StepSpec(stride=2, padding=1, dilation=2))
-    assert r"7 + 2\cdot1 - 2\cdot(3-1) - 1" in axis.latex and axis.latex.endswith("= 3")
+    latex = axis.formula.latex
+    assert r"7 + 2\cdot 1 - 2\cdot (3 - 1) - 1" in latex and latex.endswith("= 3")
     back = conv.axis_size(3, 3, conv.StepSpec(stride=2, padding=1, transposed=True))
-    assert r"(3-1)\cdot2 - 2\cdot1 + 1\cdot(3-1) + 0 + 1 = 5" in back.latex
+    assert r"(3 - 1)\cdot 2 - 2\cdot 1 + 1\cdot (3 - 1) + 0 + 1 = 5" in back.formula.latex
 
 
 @pytest.mark.parametrize("name", list(conv.CASES))
@@ -178,7 +180,9 @@ def test_the_step_equation_lists_each_product_and_the_bias():
     step = cstep.compute_step(
         np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1, -1], [2, 0]]), conv.StepSpec(bias=0.5), 0
     )
-    assert cstep.step_latex(step, 0.5) == r"1\cdot1 + 2\cdot(-1) + 3\cdot2 + 4\cdot0 + 0.5 = 5.5"
+    assert cstep.step_latex(step, 0.5) == (
+        r"1\cdot 1 + 2\cdot (-1) + 3\cdot 2 + 4\cdot 0 + 0.5 = 5.5"
+    )
 
 
 def test_input_grids_are_reproducible_and_in_range():

@@ -118,7 +118,7 @@ def test_play_advances_the_window_and_pause_stops_it(page):
 def test_the_dilation_tab_reports_fields_and_refuses_bad_rates(page):
     page.slider(key="convolution.dil_kernel").set_value(5).run()
     page.slider(key="convolution.rate").set_value(3).run()
-    assert any(r"3\cdot(5-1)+1 = 13" in latex.value for latex in page.latex)
+    assert any(r"3\cdot (5 - 1) + 1 = 13" in latex.value for latex in page.latex)
     page.text_input(key="convolution.rates").input("2, 2, 2").run()
     assert not page.exception and not _errors(page)
     page.text_input(key="convolution.rates").input("2, two").run()
@@ -150,3 +150,36 @@ def test_the_image_tab_explains_bad_choices(page):
     page.slider(key="convolution.image_size").set_value(1).run()
     assert any("3×3 kernel" in e for e in _errors(page))
     assert not page.exception
+
+
+def _deeper(at: AppTest) -> str:
+    return " ".join(latex.value for latex in at.latex)
+
+
+def test_the_receptive_field_rule_carries_the_jump_and_the_pool_rule_its_dropped_window(page):
+    deeper = _deeper(page)
+    assert r"r_l = r_{l-1} + (k_l - 1)\,d_l\,j_{l-1}" in deeper
+    assert r"RF_{l}" not in deeper and r"j_l = j_{l-1}\,s_l" in deeper
+    assert r"\ge W + P]" in deeper  # ceil_mode's drop rule
+
+
+def test_a_ceil_mode_pool_that_drops_its_last_window_is_counted_right(page):
+    page.slider(key="convolution.rows").set_value(5)
+    page.slider(key="convolution.kernel_size").set_value(2)
+    page.slider(key="convolution.stride").set_value(2)
+    page.slider(key="convolution.padding").set_value(1).run()
+    assert not page.exception
+    pools = [c.value for c in page.caption if "pooling with this stride" in c.value]
+    # ⌈(5 + 2 − 2)/2⌉ + 1 = 4, minus the last window that would start in the padding: 3
+    assert pools and "gives 3 (ceil_mode=False) or 3 (ceil_mode=True:" in pools[0]
+    assert "[⌈(5 + 2·1 − 2)/2⌉·2 ≥ 5 + 1] = 3)" in pools[0]
+
+
+def test_every_size_formula_on_the_step_tab_ends_in_the_size_torch_gives(page):
+    page.slider(key="convolution.rows").set_value(7)
+    page.slider(key="convolution.stride").set_value(2)
+    page.slider(key="convolution.dilation").set_value(2).run()
+    sizes = [x.value.strip("$\n") for x in page.latex if x.value.strip("$\n").startswith("O =")]
+    assert sizes[0].endswith("= 2")  # ⌊(7 − 2·2 − 1)/2⌋ + 1 rows
+    assert sizes[1].endswith("= 1")  # ⌊(5 − 4 − 1)/2⌋ + 1 columns
+    assert _window(page).startswith("Step 1 of 2:")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import pytest
+import torch
+from torch import nn
+
 from models.build import build_model
-from models.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, TrainingJob
+from models.jobs import (
+    FAILED,
+    FINISHED,
+    OUT_OF_MEMORY,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    TrainingJob,
+)
 from models.train import TrainConfig
-from tests.test_train import TINY, NaNAfter, toy_data
+from tests.test_train import TINY, TINY_BATCHNORM, NaNAfter, random_labels, toy_data
 
 
 def _wait_for(job: TrainingJob, predicate, timeout: float = 30.0) -> None:
@@ -80,3 +93,60 @@ def test_nan_loss_fails_the_job_with_its_message_and_keeps_the_curves():
     assert snap.status == FAILED and "step 5" in snap.error and "learning rate" in snap.error
     assert [m.step for m in snap.history] == [2, 4]
     assert job.bundle() is None
+
+
+class FailsAfter(nn.Module):
+    """A real network whose `after`-th training forward pass raises `error`."""
+
+    def __init__(self, net: nn.Module, after: int, error: Exception) -> None:
+        super().__init__()
+        self.net, self.after, self.error, self.calls = net, after, error, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += self.training
+        if self.training and self.calls >= self.after:
+            raise self.error
+        return self.net(x)
+
+
+def _failed_run(error: Exception) -> TrainingJob:
+    model = FailsAfter(build_model(TINY), after=5, error=error)
+    config = TrainConfig(epochs=3, batch_size=16, log_every=2)
+    job = TrainingJob(model, toy_data(96), config, TINY, "bug").start()
+    assert job.join(timeout=60)
+    return job
+
+
+def test_a_bug_in_the_thread_reaches_the_page_as_an_apology_and_the_log_as_a_traceback(caplog):
+    with caplog.at_level(logging.ERROR, logger="cnnlab.training"):
+        snap = _failed_run(RuntimeError("mat1 and mat2 shapes cannot be multiplied")).snapshot()
+    assert snap.status == FAILED and snap.error.startswith("Sorry")
+    assert "RuntimeError" not in snap.error and "mat1" not in snap.error
+    reference = snap.error.rsplit("reference ", 1)[1].rstrip(".")
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged and "mat1 and mat2" in str(logged[0].exc_info[1])
+    assert [m.step for m in snap.history] == [2, 4]  # the curves so far are kept
+
+
+def test_running_out_of_memory_in_the_thread_suggests_a_smaller_run():
+    snap = _failed_run(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")).snapshot()
+    assert snap.status == FAILED and snap.error == OUT_OF_MEMORY
+
+
+def test_a_user_facing_error_in_the_thread_keeps_its_message():
+    config = TrainConfig(epochs=1, batch_size=1)
+    job = TrainingJob(build_model(TINY_BATCHNORM), toy_data(8), config, TINY_BATCHNORM, "bn")
+    assert job.start().join(timeout=60)
+    snap = job.snapshot()
+    assert snap.status == FAILED and snap.error.startswith("Batchnorm needs more than one value")
+
+
+@pytest.mark.parametrize(("lr", "diverged"), [(10.0, True), (1e-3, False)])
+def test_a_diverged_run_finishes_flagged_and_hands_over_no_model(lr, diverged):
+    config = TrainConfig(epochs=2, batch_size=16, optimizer="SGD + momentum", lr=lr)
+    job = TrainingJob(build_model(TINY), random_labels(), config, TINY, "lr").start()
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.status == FINISHED and snap.diverged is diverged
+    assert (job.bundle() is None) is diverged
+    assert ("Training diverged" in snap.note) is diverged

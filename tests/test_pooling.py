@@ -114,20 +114,119 @@ def test_bad_settings_are_refused_with_a_reason():
 
 def test_the_size_formula_shows_the_numbers_and_the_result():
     s = pool.PoolSettings("max", 3, 2, 1, False)
-    text = pool.size_formula(7, s)
-    assert r"\frac{7 + 2 \cdot 1 - 3}{2}" in text and text.endswith("= 4")
+    text = s.size_formula(7).latex
+    assert r"\frac{7 + 2\cdot 1 - 3}{2}" in text and text.endswith("= 4")
+    assert s.out_side(7) == 4 and s.size_note(7) == ""
 
 
-def test_an_unshifted_view_is_identical_and_shifts_change_the_features():
+def test_a_ceil_mode_pool_that_drops_its_last_window_says_so_and_never_says_rounds_down():
+    s = pool.PoolSettings("max", 2, 2, 1, True)
+    grid = pool.pool_grid(pool.sample_grid(5), s)
+    assert grid.output.shape == (3, 3) and s.out_side(5) == 3
+    assert r"[6 \ge 6]" in s.size_formula(5).latex
+    assert "drops that last window" in s.size_note(5) and "rounds down" not in s.size_note(5)
+
+
+def test_lp_pooling_is_a_power_sum_p_1_is_k_squared_times_the_mean():
+    grid = pool.sample_grid(6, seed=3)
+    summed = pool.pool_grid(grid, pool.PoolSettings("lp", 3, 3, norm=1.0)).output
+    mean = pool.pool_grid(grid, pool.PoolSettings("avg", 3, 3)).output
+    np.testing.assert_allclose(summed, 9 * mean, rtol=1e-5)
+    big_p = pool.pool_grid(grid + 1, pool.PoolSettings("lp", 3, 3, norm=64.0)).output
+    top = pool.pool_grid(grid + 1, pool.PoolSettings("max", 3, 3)).output
+    np.testing.assert_allclose(big_p, top, rtol=0.05)
+    assert "average" not in pool.MODES["lp"] and "power-average" not in pool.MODES["lp"]
+
+
+def test_pyramid_length_formula_is_the_vector_length():
+    x = torch.rand(1, 3, 20, 30, generator=torch.Generator().manual_seed(4))
+    result = pool.compute_pyramid(x, (1, 2, 4))
+    assert result.length.value == result.vectors.shape[1] == 63
+    assert result.length.latex.endswith(r"3\cdot (1^{2} + 2^{2} + 4^{2}) = 63")
+
+
+def _star() -> torch.Tensor:
+    from models.samples import SAMPLE_IMAGES
+
+    return pool.image_map(SAMPLE_IMAGES["Shape: star"](), max_side=64)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_maps_follow_shifts_on_their_grid_exactly_and_lose_similarity_off_it(factor):
+    result = pool.compute_shifts(_star(), 8, factor)
+    on, off = result.on_grid(factor), result.shifts % factor != 0
+    np.testing.assert_allclose(result.similarity[pool.NO_DOWNSAMPLING], 1.0, atol=1e-5)
+    for name, sims in result.similarity.items():
+        assert sims[0] == pytest.approx(1.0)
+        np.testing.assert_allclose(sims[on], 1.0, atol=1e-5)
+        if name != pool.NO_DOWNSAMPLING:
+            assert sims[off].max() < 0.99, name
+
+
+def test_blurring_before_subsampling_keeps_more_than_max_pooling_off_the_grid():
+    """Zhang (2019): anti-aliasing makes the downsampled map follow off-grid shifts better."""
+    result = pool.compute_shifts(_star(), 8, 2)
+    off = result.shifts % 2 != 0
+    sims = result.similarity
+    assert sims[pool.BLUR_POOL][off].mean() > sims["max pooling"][off].mean()
+    assert sims["max pooling"][off].mean() > sims["strided convolution"][off].mean()
+
+
+def test_the_model_is_measured_at_every_shift_and_left_as_it_was():
     from PIL import Image
 
-    x = pool.image_map(Image.new("RGB", (40, 32)), max_side=96)
-    x[..., 8:20, 10:22] = 1.0  # a bright square
-    result = pool.translation_similarity(x, 6, 2)
-    assert set(result.similarity) == {"max pooling", "average pooling", "strided convolution"}
-    for sims in result.similarity.values():
-        assert sims[0] == pytest.approx(1.0)
-        assert sims[1:].min() < 0.999
+    from models.bundle import untrained_bundle
+    from models.spec import NetworkSpec
+
+    spec = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
+        {"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
+        {"type": "maxpool", "kernel_size": 2}, {"type": "dropout", "p": 0.5},
+        {"type": "flatten"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+    bundle = untrained_bundle(spec, seed=1)
+    bundle.model.train()  # a session model may be left in training mode
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    image = Image.new("RGB", (16, 16), "white")
+    image.paste((200, 0, 0), (4, 4, 10, 10))
+    result = pool.compute_shifts(torch.rand(1, 1, 16, 16), 6, 2, bundle, image)
+    again = pool.compute_shifts(torch.rand(1, 1, 16, 16), 6, 2, bundle, image)
+    m = result.model
+    assert len(m.answers) == 7 and m.probability.shape == (7,) and m.stride == 2
+    assert m.label == m.answers[0] and 0 < m.probability[0] <= 1
+    np.testing.assert_array_equal(m.probability, again.model.probability)  # eval: no dropout
+    assert bundle.model.training and not any(x._forward_hooks for x in bundle.model.modules())
+    assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
+    sentence = pool.shift_conclusion(result)[-1]
+    kept = sum(a == m.label for a in m.answers[1:])
+    assert f"keeps that answer at {kept} of 6 shifts" in sentence and "untrained" in sentence
+    assert f"from {m.probability.min():.0%} to {m.probability.max():.0%}" in sentence
+
+
+def _result(max_pool: float, strided: float) -> pool.ShiftResult:
+    shifts = np.arange(5)
+    off = np.where(shifts % 2 == 1, 0.0, 1.0)
+
+    def curve(value: float) -> np.ndarray:
+        return off + (1 - off) * value
+
+    sims = {pool.NO_DOWNSAMPLING: np.ones(5), "strided convolution": curve(strided),
+            "max pooling": curve(max_pool), "average pooling": curve(0.8),
+            pool.BLUR_POOL: curve(0.9)}  # fmt: skip
+    return pool.ShiftResult(shifts, 2, sims, None)
+
+
+def test_the_conclusion_is_written_from_the_numbers_even_against_the_textbook():
+    better = " ".join(pool.shift_conclusion(_result(max_pool=0.85, strided=0.7)))
+    assert "Max pooling tolerates these shifts better than plain striding here (0.85 against " \
+           "0.70), but it is not shift-invariant either." in better  # fmt: skip
+    worse = " ".join(pool.shift_conclusion(_result(max_pool=0.6, strided=0.7)))
+    assert "worse than plain striding here (0.60 against 0.70)" in worse
+    assert "Max, blur, subsample (Zhang) keeps the most, max pooling the least" in worse
+    assert "on its grid (2, 4 px): similarity at least 1.00" in worse
+
+
+def test_a_picture_too_small_to_downsample_is_refused():
+    with pytest.raises(pool.PoolError, match="too small"):
+        pool.compute_shifts(torch.zeros(1, 1, 3, 3), 2, 2)
 
 
 def test_a_feature_map_of_the_model_is_captured_and_no_hook_is_left(tiny_bundle):

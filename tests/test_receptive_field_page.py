@@ -79,3 +79,11 @@ def test_effective_field_button_draws_heatmaps_and_offers_a_download():
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) >= 5  # map, box, growth, one effective field, mass share
     assert at.get("download_button")
+
+
+def test_go_deeper_writes_the_field_rule_the_convolution_page_writes():
+    from models import formulas
+
+    at = open_page()
+    rules = [x.value for x in at.latex]
+    assert any(formulas.FIELD_RULE in r and formulas.JUMP_RULE in r for r in rules)

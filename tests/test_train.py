@@ -1,10 +1,14 @@
-"""The training engine on tiny real data: reports, learning, stopping, NaN, best weights."""
+"""The training engine on tiny real data: reports, learning, stopping, NaN, divergence, best
+weights, batchnorm's last batch, reproducibility beside another run, and the LR chart."""
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,12 +21,16 @@ from models.evaluate import evaluate
 from models.spec import NetworkSpec
 from models.train import (
     TrainConfig,
+    TrainConfigError,
     TrainingDiverged,
+    TrainingError,
     compute_loss,
     lr_curve,
     lr_factor,
+    steps_per_epoch,
     train,
 )
+from viz.train import lr_figure
 
 TINY = NetworkSpec.from_dict(
     {
@@ -35,6 +43,35 @@ TINY = NetworkSpec.from_dict(
         ],
     }
 )
+
+
+# TINY with dropout: its training forward pass draws masks from torch's global generator.
+TINY_DROPOUT = NetworkSpec.from_dict(
+    {
+        "input": [1, 8, 8],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "dropout", "p": 0.5},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 2},
+        ],
+    }
+)
+# Batchnorm on flat features: a batch of one image gives it one value per channel.
+TINY_BATCHNORM = NetworkSpec.from_dict(
+    {
+        "input": [1, 8, 8],
+        "layers": [
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 8},
+            {"type": "batchnorm"},
+            {"type": "relu"},
+            {"type": "linear", "out_features": 2},
+        ],
+    }
+)
+FLIPS = v2.RandomVerticalFlip()  # keeps the class of a left/right "halves" image
 
 
 def halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +88,38 @@ def toy_data(n: int = 96) -> PreparedData:
     (tx, ty), (vx, vy) = halves(n, 0), halves(32, 1)
     mean, std = channel_stats(tx)
     return PreparedData(tx, ty, vx, vy, ("left", "right"), mean, std, "halves")
+
+
+def random_labels(n: int = 64) -> PreparedData:
+    """The halves images with coin-flip labels: nothing to learn, so a huge rate only hurts."""
+    data, gen = toy_data(n), torch.Generator().manual_seed(0)
+    ty, vy = torch.randint(0, 2, (n,), generator=gen), torch.randint(0, 2, (32,), generator=gen)
+    return PreparedData(data.train_x, ty, data.val_x, vy, data.class_names, data.mean, data.std, "")
+
+
+@contextmanager
+def training_elsewhere(seed: int = 99) -> Iterator[None]:
+    """Another session's run (dropout and augmentation on) training in a thread meanwhile."""
+    stop, started = threading.Event(), threading.Event()
+    config = TrainConfig(epochs=1000, batch_size=8, augmentation=FLIPS, seed=seed, log_every=1)
+
+    def run() -> None:
+        for _ in train(build_model(TINY_DROPOUT, seed=seed), toy_data(64), config, stop):
+            started.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(30), "the other run never reported"
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def curves(reports) -> list[tuple]:
+    """What a run's reports say about learning, without its timings."""
+    return [(r.kind, r.step, r.train_loss, r.train_acc, r.val_loss, r.val_acc) for r in reports]
 
 
 def test_one_epoch_yields_step_epoch_and_done_reports_that_add_up():
@@ -75,6 +144,64 @@ def test_loss_falls_and_validation_accuracy_rises_on_a_learnable_toy():
     epochs = [r for r in reports if r.kind == "epoch"]
     assert epochs[-1].val_loss < 0.5 * epochs[0].train_loss
     assert epochs[-1].val_acc >= 0.95
+    assert not reports[-1].diverged and "diverged" not in reports[-1].note
+
+
+def test_a_run_whose_loss_ends_far_above_its_start_is_flagged_with_a_tenth_of_the_rate():
+    config = TrainConfig(epochs=2, batch_size=16, optimizer="SGD + momentum", lr=10.0)
+    reports = list(train(build_model(TINY), random_labels(), config))
+    done, last_epoch = reports[-1], [r for r in reports if r.kind == "epoch"][-1]
+    assert done.kind == "done" and done.diverged
+    assert last_epoch.train_loss > 1e6  # finite, so no TrainingDiverged: only the flag says it
+    assert "Training diverged" in done.note and "try 1" in done.note and "(10)" in done.note
+
+
+def test_a_rate_that_suits_the_same_data_is_not_flagged_diverged():
+    config = TrainConfig(epochs=2, batch_size=16, optimizer="SGD + momentum", lr=1e-3)
+    assert not list(train(build_model(TINY), random_labels(), config))[-1].diverged
+
+
+@pytest.mark.parametrize(
+    ("n", "batch", "steps"), [(32, 16, 2), (33, 16, 2), (34, 16, 3), (5, 1, 5), (1, 8, 0)]
+)
+def test_an_epoch_leaves_out_only_a_last_batch_of_one_image(n, batch, steps):
+    assert steps_per_epoch(n, batch) == steps
+
+
+def test_batchnorm_trains_when_the_last_batch_would_hold_a_single_image():
+    data = toy_data(33)  # 16 + 16 + 1
+    reports = list(train(build_model(TINY_BATCHNORM), data, TrainConfig(epochs=2, batch_size=16)))
+    epochs = [r for r in reports if r.kind == "epoch"]
+    assert [(r.step, r.examples) for r in epochs] == [(2, 32), (4, 64)]
+    assert epochs[0].total_steps == len(lr_curve(TrainConfig(epochs=2, batch_size=16), 33)) == 4
+
+
+def test_batchnorm_with_one_image_per_batch_is_refused_in_a_sentence():
+    config = TrainConfig(epochs=1, batch_size=1)
+    with pytest.raises(TrainingError, match="batch size of 2 or more"):
+        list(train(build_model(TINY_BATCHNORM), toy_data(8), config))
+
+
+def test_the_same_seed_gives_the_same_curves_while_another_run_trains():
+    def run(seed: int) -> tuple[list[tuple], dict]:
+        model = build_model(TINY_DROPOUT, seed=1)
+        config = TrainConfig(epochs=2, batch_size=8, augmentation=FLIPS, seed=seed, log_every=1)
+        return curves(train(model, toy_data(32), config)), model.state_dict()
+
+    quiet, quiet_weights = run(5)
+    with training_elsewhere():
+        busy, busy_weights = run(5)
+    assert busy == quiet
+    assert all(torch.equal(quiet_weights[k], busy_weights[k]) for k in quiet_weights)
+    assert run(6)[0] != quiet  # the seed does decide the dropout masks and the flips
+
+
+def test_training_leaves_the_global_random_state_alone():
+    torch_before, np_before = torch.get_rng_state(), np.random.get_state()
+    config = TrainConfig(epochs=1, batch_size=8, augmentation=FLIPS, log_every=1)
+    list(train(build_model(TINY_DROPOUT), toy_data(32), config))
+    assert torch.equal(torch.get_rng_state(), torch_before)
+    assert np.array_equal(np.random.get_state()[1], np_before[1])
 
 
 def test_stop_event_ends_training_within_one_batch():
@@ -196,7 +323,24 @@ def test_evaluate_counts_a_confusion_matrix_that_matches_accuracy():
 
 
 def test_invalid_settings_are_refused_with_a_readable_message():
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(TrainConfigError, match="learning rate"):
         TrainConfig(lr=0)
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(TrainConfigError, match="optimizer"):
         TrainConfig(optimizer="Lion")
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "one-cycle"])
+def test_the_learning_rate_chart_has_a_log_axis_fitted_to_the_rates(schedule):
+    config = TrainConfig(epochs=6, batch_size=16, schedule=schedule, lr=1e-3)
+    lrs = lr_curve(config, 64)
+    axis = lr_figure(lrs, 4, done=3).layout.yaxis
+    low, high = axis.range
+    assert axis.type == "log"
+    assert low < math.log10(min(lrs)) and math.log10(max(lrs)) < high  # every rate is drawn
+    assert high - low < math.log10(max(lrs) / min(lrs)) + 1.0  # and no decades to spare
+
+
+def test_a_constant_rate_is_drawn_mid_chart_not_as_a_line_at_zero():
+    axis = lr_figure([1e-3] * 40, 10).layout.yaxis
+    assert axis.type == "log"
+    assert axis.range[0] < -3 < axis.range[1] and sum(axis.range) / 2 == pytest.approx(-3)

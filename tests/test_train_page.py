@@ -1,4 +1,5 @@
-"""The Train page in Streamlit's AppTest: it opens on defaults, trains, polls and stops."""
+"""The Train page in Streamlit's AppTest: it opens on defaults, trains, polls and stops; an
+upload is read once; a diverged run says so."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.training import current_job  # noqa: F401  (import check: the glue loads)
+from models.build import build_model
+from models.bundle import ModelBundle
+from models.checkpoint import to_bytes
+from tests.test_train import TINY
+from ui.training import CHECKPOINT_CACHE
 
 
 def _open() -> AppTest:
@@ -16,6 +21,22 @@ def _open() -> AppTest:
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def _wait_until_ended(at: AppTest, timeout: float = 30) -> None:
+    """Rerun, as the fragment polls in the browser, until the job has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+        if "train.stop" not in [b.key for b in at.button]:
+            return
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> None:
+    at.radio(key="train.model_source").set_value("Upload a checkpoint").run()
+    at.file_uploader(key="train.ckpt").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
 
 
 def _tiny(at: AppTest) -> None:
@@ -68,3 +89,41 @@ def test_offline_download_shows_a_plain_message(source, tmp_path, monkeypatch):
     at.button(key="train.load_tv").click().run()
     assert not at.exception, at.exception
     assert any("built-in" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_an_uploaded_checkpoint_is_read_once_and_reused_on_every_rerun():
+    tiny = ModelBundle(
+        build_model(TINY), "tiny", (1, 8, 8), ("left", "right"), (0.5,), (0.25,), TINY
+    )
+    at = _open()
+    _upload(at, "tiny.pt", to_bytes(tiny))
+    (file_id, spec), bundle, error = at.session_state[CHECKPOINT_CACHE]
+    assert error is None and bundle.spec == TINY and isinstance(file_id, str)
+    at.run()
+    at.number_input(key="train.epochs").set_value(3).run()
+    assert at.session_state[CHECKPOINT_CACHE][1] is bundle  # not read again
+    _upload(at, "again.pt", to_bytes(tiny))  # a new upload has a new id: read once more
+    assert at.session_state[CHECKPOINT_CACHE][0][0] != file_id
+    assert at.session_state[CHECKPOINT_CACHE][1] is not bundle
+
+
+def test_a_broken_checkpoint_upload_says_why_on_every_rerun_without_a_traceback():
+    at = _open()
+    _upload(at, "broken.pt", b"this is not a checkpoint")
+    first = [e.value for e in at.error]
+    assert first and first[0].startswith("broken.pt: ")
+    at.run()
+    assert [e.value for e in at.error] == first and not at.exception
+
+
+def test_a_run_that_diverges_says_so_with_a_tenth_of_the_rate():
+    at = _open()
+    _tiny(at)
+    at.number_input(key="train.epochs").set_value(1).run()
+    at.select_slider(key="train.batch").set_value(256).run()
+    at.select_slider(key="train.lr").set_value(1.0).run()
+    at.button(key="train.start").click().run()
+    _wait_until_ended(at)
+    assert not at.exception, at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("Training diverged" in w and "try 0.1" in w for w in warnings), warnings

@@ -6,18 +6,25 @@ from typing import Any
 
 import streamlit as st
 
-from models.geometry import LayerInfo, dense_equivalent_params, naive_output_size, unread_pixels
+from models import formulas as fm
+from models.geometry import LayerInfo, dense_equivalent_params
 from models.spec import ConvSpec, LayerSpec, LinearSpec, PoolSpec
 
 HELP = {
     "out_channels": "How many filters, so how many feature maps come out.",
     "kernel_size": "Side of the square window, in pixels.",
     "stride": "How far the window moves each step, in pixels.",
-    "padding": 'Zeros added on every side, in pixels; "same" keeps the size (stride 1 only).',
+    "padding": (
+        'Zeros added on every side, in pixels; "same" keeps the size (stride 1 only; with an '
+        "even kernel the extra pixel goes on the right and bottom)."
+    ),
     "dilation": "Gap between the kernel's taps: 1 is a plain kernel.",
     "groups": "Split the input channels into this many independent groups.",
     "bias": "Add a learned constant to each output map.",
-    "ceil_mode": "Round the output size up, letting the last window hang over the edge.",
+    "ceil_mode": (
+        "Round the output size up, letting the last window hang over the edge (unless it "
+        "would start in the padding)."
+    ),
     "p": "Probability of zeroing each value while training (0 to 0.99).",
     "out_features": "How many numbers come out.",
     "negative_slope": "Slope for negative inputs (0 to 0.99).",
@@ -71,79 +78,78 @@ def _field(name: str, value: Any, key: str) -> Any:
     return int(st.number_input(label, value=int(value), step=1, key=key, help=HELP.get(name)))
 
 
-def formulas(info: LayerInfo, prev_rf: tuple[int | None, int]) -> None:
+def show_arithmetic(info: LayerInfo, prev_rf: tuple[int | None, int]) -> None:
     """The arithmetic of the selected layer written out with its own numbers."""
     layer, s_in, s_out = info.layer, info.input_shape, info.output_shape
-    rf_in, j_in = prev_rf
     if isinstance(layer, ConvSpec | PoolSpec) and len(s_in) == 3:
-        _size_formula(layer, s_in[1], s_out[1])
+        _show_size(layer, s_in)
     if isinstance(layer, ConvSpec):
         k, g, c_in, c_out = layer.kernel_size, layer.groups, s_in[0], s_out[0]
-        b = int(layer.bias)
-        st.markdown("**Parameters**: each filter has K·K·C_in/groups weights, plus a bias.")
-        st.latex(
-            rf"(K \cdot K \cdot C_{{in}}/g + {b}) \cdot C_{{out}} = "
-            rf"({k}\cdot{k}\cdot{c_in}/{g} + {b}) \cdot {c_out} = {info.params:,}"
+        st.markdown(
+            "**Parameters**: each filter has K²·C_in/g weights, plus a bias (b = 1) or not."
         )
+        st.latex(fm.conv_params(k, c_in, c_out, g, layer.bias).latex)
         st.markdown("**Multiply-accumulates**: one per weight, at every output position.")
-        st.latex(
-            rf"H_{{out}} W_{{out}} C_{{out}} \cdot K^2 C_{{in}}/g = {s_out[1]}\cdot{s_out[2]}"
-            rf"\cdot{c_out}\cdot{k}^2\cdot{c_in}/{g} = {info.macs:,}"
-        )
+        st.latex(fm.conv_macs(s_out[1], s_out[2], c_out, k, c_in, g).latex)
     elif isinstance(layer, LinearSpec):
         st.markdown("**Parameters**: a weight for every input–output pair, plus a bias each.")
-        st.latex(
-            rf"(n_{{in}} + {int(layer.bias)}) \cdot n_{{out}} = ({s_in[0]} + "
-            rf"{int(layer.bias)}) \cdot {s_out[0]} = {info.params:,}"
-        )
+        st.latex(fm.linear_params(s_in[0], s_out[0], layer.bias).latex)
     elif layer.type == "flatten":
         st.markdown("**Flatten** lays every value of the feature maps out in one long vector:")
-        st.latex(r"\times".join(map(str, s_in)) + rf" = {s_out[0]:,}")
+        st.latex(fm.flatten_size(s_in).latex)
     else:
         st.markdown(
             f"**{layer.type}**: {info.params:,} parameters, {info.macs:,} MACs; "
             f"output {' × '.join(map(str, s_out))}."
         )
-    _rf_formula(layer, info, rf_in, j_in)
+    _show_field(layer, info, *prev_rf)
 
 
-def _size_formula(layer: ConvSpec | PoolSpec, w: int, w_out: int) -> None:
-    k, s = layer.kernel_size, layer.step if isinstance(layer, PoolSpec) else layer.stride
-    p = layer.pad if isinstance(layer, ConvSpec) else layer.padding
-    d = layer.dilation if isinstance(layer, ConvSpec) else 1
-    rnd = r"\left\lceil" if getattr(layer, "ceil_mode", False) else r"\left\lfloor"
-    end = r"\right\rceil" if rnd.endswith("lceil") else r"\right\rfloor"
+def _show_size(layer: ConvSpec | PoolSpec, s_in: tuple[int, ...]) -> None:
+    k = layer.kernel_size
     st.markdown("**Output size** (PyTorch's exact rule, per side):")
-    st.latex(
-        rf"{rnd}\frac{{W + 2P - D(K-1) - 1}}{{S}}{end} + 1 = {rnd}\frac{{{w} + 2\cdot{p}"
-        rf" - {d}\cdot({k}-1) - 1}}{{{s}}}{end} + 1 = {w_out}"
-    )
-    naive = naive_output_size(w, k, s, p)
-    if d == 1 and naive.denominator != 1:
-        lost = unread_pixels(w, k, s, p, d)
-        fate = (
-            f"so the last {lost} row(s) and column(s) of the input are never read by any window"
-            if lost
-            else "which here only drops padding, not input pixels"
+    pad: int | tuple[int, int] = layer.padding if isinstance(layer, PoolSpec) else layer.pad
+    if isinstance(layer, ConvSpec) and layer.padding == "same":
+        left, right = fm.same_padding(k, layer.dilation)
+        st.markdown(
+            'padding "same" adds D(K−1) cells to each side\'s length: half of them, rounded '
+            "down, before (P_L) and the rest after (P_R), as PyTorch does."
         )
-        st.info(
-            f"The textbook formula (W − K + 2P)/S + 1 gives {float(naive):.2f}, not a whole "
-            f"number. PyTorch rounds down, {fate}."
-        )
+        st.latex(left.latex + r", \qquad " + right.latex)
+        pad = (int(left.value), int(right.value))
+    _, h, w = s_in
+    for name, n in (("Height", h), ("Width", w)) if h != w else (("", w),):
+        if name:
+            st.markdown(f"{name}, from {n} pixels:")
+        if isinstance(layer, PoolSpec):
+            st.latex(fm.pool_output_size(n, k, layer.step, layer.padding, layer.ceil_mode).latex)
+            note = fm.rounding_note(n, k, layer.step, layer.padding, ceil_mode=layer.ceil_mode)
+        else:
+            st.latex(fm.conv_output_size(n, k, layer.stride, pad, layer.dilation).latex)
+            note = fm.rounding_note(n, k, layer.stride, pad, layer.dilation)
+        if note and isinstance(pad, int) and getattr(layer, "dilation", 1) == 1:
+            stride = layer.step if isinstance(layer, PoolSpec) else layer.stride
+            textbook = fm.textbook_output_size(n, k, stride, pad)
+            st.info(f"The textbook {textbook.text}, not a whole number. {note}")
+        elif note:
+            st.info(note)
 
 
-def _rf_formula(layer: LayerSpec, info: LayerInfo, rf_in: int | None, j_in: int) -> None:
-    if info.rf.size is None:
+def _show_field(layer: LayerSpec, info: LayerInfo, r: int | None, j: int) -> None:
+    if info.rf.size is None or r is None:
         st.markdown("**Receptive field**: every output here depends on the whole input.")
         return
+    steps = fm.field_steps(layer, r, j)
+    if not steps:
+        st.markdown(f"**Receptive field**: unchanged by this layer, r = {r}, jump j = {j}.")
+        return
     st.markdown(
-        "**Receptive field**: grows by (kernel extent − 1) × the jump so far; "
-        "the jump multiplies by the stride."
+        "**Receptive field** (Araujo et al., 2019): each window adds (k − 1)·d input steps of "
+        "the jump so far; its stride multiplies the jump"
+        + (", once per window of this block:" if len(steps) > 1 else ":")
     )
-    st.latex(
-        rf"r = {rf_in} + (\text{{extent}} - 1)\cdot {j_in} = {info.rf.size}, \quad "
-        rf"j = {info.rf.jump}"
-    )
+    for size, jump in steps:
+        st.latex(size.latex + r", \qquad " + jump.latex)
 
 
 def dense_comparison(info: LayerInfo) -> None:

@@ -133,22 +133,21 @@ def show_sizes(report: conv.SizeReport, shape: tuple[int, int], k: int, dilation
     st.subheader("Output size")
     for name, axis, size in (("Height", report.rows, shape[0]), ("Width", report.cols, shape[1])):
         st.markdown(f"**{name}**, from {size} input cells:")
-        st.latex(axis.latex)
-        if axis.naive is not None and axis.naive.denominator != 1:
-            st.warning(
-                f"The textbook (W − K + 2P)/S + 1 gives {axis.naive} = "
-                f"{float(axis.naive):.2f}, not a whole number: PyTorch rounds down."
-            )
-        elif axis.naive is not None and dilation > 1:
-            st.caption(f"The textbook (W − K + 2P)/S + 1 gives {axis.naive}: it ignores dilation.")
+        st.latex(axis.formula.latex)
+        naive = axis.naive
+        if naive is not None and not isinstance(naive.value, int):
+            st.warning(f"The textbook {naive.text}, not a whole number. {axis.note}")
+        elif naive is not None and dilation > 1:
+            st.caption(f"The textbook {naive.text}: it ignores dilation.")
         if axis.unread and axis.exact >= 1:
             st.info(
                 f"{name}: input index {', '.join(map(str, axis.unread))} (from 0) is never read."
             )
-        if axis.pool_floor is not None:
+        if axis.pool_floor is not None and axis.pool_ceil is not None:
             st.caption(
-                f"A {k}×{k} pooling with this stride and padding gives {axis.pool_floor} "
-                f"(ceil_mode=False) or {axis.pool_ceil} (ceil_mode=True)."
+                f"A {k}×{k} pooling with this stride and padding gives {axis.pool_floor.value} "
+                f"(ceil_mode=False) or {axis.pool_ceil.value} (ceil_mode=True: "
+                f"{axis.pool_ceil.numbers_text} = {axis.pool_ceil.value})."
             )
     if not report.problem:
         st.plotly_chart(cviz.coverage_figure(report.coverage), key="convolution.coverage")
@@ -176,10 +175,12 @@ def image_controls() -> tuple[kern.KernelSpec, float, bool, list[str]]:
 def show_sharing(layer: kern.LayerResult, n_kernels: int, shape: tuple[int, int]) -> None:
     """Parameter sharing in numbers: the layer's kernels against a dense layer."""
     h, w = shape
+    k = layer.kernel_size
     st.markdown(
-        f"**Parameter sharing.** These {n_kernels} kernels of {layer.kernel_size}×"
-        f"{layer.kernel_size} over 3 colour channels are **{layer.conv_params:,}** "
-        f"numbers, reused at all {h * w:,} positions. A dense layer from the {h}×{w}×3 "
-        f"image to the same maps needs **{layer.dense_params:,}**: "
-        f"{layer.ratio:,.0f} times as many."
+        f"**Parameter sharing.** These {n_kernels} kernels of {k}×{k} over 3 colour channels "
+        f"(with a bias each) are **{layer.conv_params:,}** numbers, reused at all {h * w:,} "
+        f"positions. A dense layer from the {h}×{w}×3 image to the same maps needs "
+        f"**{layer.dense_params:,}**: {layer.ratio:,.0f} times as many."
     )
+    st.latex(r"\text{conv: }" + layer.conv_formula.latex)
+    st.latex(r"\text{dense: }" + layer.dense_formula.latex)

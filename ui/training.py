@@ -4,22 +4,27 @@ The job lives in a session-scoped `st.cache_resource`, so closing the tab releas
 `on_release` stops the thread. A global `st.cache_resource` holds the semaphore that caps how
 many trainings run at once on the server. The live panel is a fragment that reruns itself every
 half second while the job runs and reruns the whole page once when it ends (DESIGN.md).
+Uploads are parsed once, keyed by the upload's id, and reused on every rerun.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import streamlit as st
 
+from models.bundle import ModelBundle
 from models.checkpoint import SHIPPED, CheckpointError, from_bytes
-from models.data import DataError, ImageData, digits, shapes
+from models.data import ImageData, digits, shapes
 from models.device import available_devices
 from models.downloads import TORCHVISION_SETS, load_torchvision
+from models.errors import CNNLabError
 from models.jobs import ENDED, JobSnapshot, TrainingJob
 from models.presets import PRESETS
+from models.spec import NetworkSpec
 from models.train import LOSSES, OPTIMIZERS, RANDOM_FLIPS, SCHEDULES, TrainConfig
 from models.zipdata import load_zip
 from ui import state
@@ -34,6 +39,9 @@ MODEL_SOURCES = (
 )
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 POLL_S = 0.5
+CHECKPOINT_CACHE = "_train_ckpt"  # ((file_id, fallback spec), bundle or None, error or None)
+ZIP_CACHE = "_train_zip"  # (file_id, (data, skipped) or None, error or None)
+T = TypeVar("T")
 
 
 class _JobBox:
@@ -123,7 +131,7 @@ def data_controls() -> ImageData | None:
         if source in TORCHVISION_SETS:
             return _torchvision(source)
         return _zip()
-    except DataError as err:
+    except CNNLabError as err:  # DataError, and a zip's or a download's own refusals
         st.error(str(err))
         return None
 
@@ -145,12 +153,12 @@ def _zip() -> ImageData | None:
     )
     if upload is None:
         return None
-    key = ("_train_zip", upload.file_id)
-    if st.session_state.get("_train_zip_key") != key:
+
+    def read() -> tuple[ImageData, int]:
         with st.spinner("Reading the zip…"):
-            data, skipped = load_zip(upload.getvalue())
-        st.session_state["_train_zip_key"], st.session_state["_train_zip"] = key, (data, skipped)
-    data, skipped = st.session_state["_train_zip"]
+            return load_zip(upload.getvalue())
+
+    data, skipped = parse_once(ZIP_CACHE, upload.file_id, read)  # errors: shown by data_controls
     if skipped:
         st.caption(f"{skipped} files were skipped (not images, hidden or outside the folders).")
     return data
@@ -179,13 +187,43 @@ def model_controls():
     if upload is None:
         return None
     try:
-        bundle = from_bytes(upload.getvalue(), fallback_spec=state.current_spec())
-    except CheckpointError as err:
+        bundle = uploaded_checkpoint(upload, state.current_spec())
+    except CNNLabError as err:  # CheckpointError, or a budget the file exceeds
         st.error(f"{upload.name}: {err}")
         return None
     if st.button("Use this model on every page", key="train.adopt_upload"):
         state.set_current_model(bundle)
     return bundle.spec, bundle.model, upload.name
+
+
+def parse_once(slot: str, key: Hashable, parse: Callable[[], T]) -> T:
+    """`parse()` once per `key`, kept in session state under `slot`.
+
+    Reruns with the same key reuse the result, or raise the same CNNLabError again, without
+    reading the upload's bytes a second time.
+    """
+    cached = st.session_state.get(slot)
+    if cached is None or cached[0] != key:
+        try:
+            cached = (key, parse(), None)
+        except CNNLabError as err:
+            cached = (key, None, err)
+        st.session_state[slot] = cached
+    if cached[2] is not None:
+        raise cached[2].with_traceback(None)
+    return cached[1]
+
+
+def uploaded_checkpoint(upload, fallback_spec: NetworkSpec) -> ModelBundle:
+    """The uploaded checkpoint as a bundle, read once per upload (keyed by its `file_id`).
+
+    A bare state dict is tried on `fallback_spec`, so a new spec reads it again.
+    """
+    return parse_once(
+        CHECKPOINT_CACHE,
+        (upload.file_id, fallback_spec),
+        lambda: from_bytes(upload.getvalue(), fallback_spec=fallback_spec),
+    )
 
 
 def config_controls() -> tuple[TrainConfig, float] | None:
@@ -251,7 +289,7 @@ def config_controls() -> tuple[TrainConfig, float] | None:
             seed=int(seed),
             device=device,
         )
-    except ValueError as err:
+    except CNNLabError as err:  # TrainConfigError names the setting
         st.error(str(err))
         return None
     return config, float(val)

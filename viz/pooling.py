@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.pooling import GridPooling, PyramidResult, TranslationResult
+from models.pooling import GridPooling, PyramidResult, ShiftResult
 from viz import theme
 
 
@@ -87,15 +87,41 @@ def pyramid_figure(result: PyramidResult) -> go.Figure:
     return theme.base_layout(fig, height=120 + 50 * len(rows))
 
 
-def translation_figure(result: TranslationResult) -> go.Figure:
-    """Cosine similarity to the unshifted features against the shift, one line per method."""
-    fig = go.Figure()
+def _grid_bands(fig: go.Figure, shifts: np.ndarray, step: int, col: int) -> None:
+    """Shade the shifts that are whole steps of a grid (other than 0)."""
+    for s in shifts[(shifts > 0) & (shifts % step == 0)]:
+        fig.add_vrect(x0=s - 0.4, x1=s + 0.4, fillcolor=theme.MUTED, opacity=0.2, line_width=0,
+                      row=1, col=col)  # fmt: skip
+
+
+def shift_figure(result: ShiftResult) -> go.Figure:
+    """Left: each map's similarity to the unshifted one, aligned on its grid, against the shift.
+
+    Right (when a model was measured): the model's probability for its unshifted answer, with
+    its answer written where it changes. Grey bands mark shifts that land on the grid.
+    """
+    model = result.model
+    titles = [f"Edge maps, downsampled {result.factor}× (grey: on the grid)"]
+    if model is not None:
+        titles.append(f"{model.name}: probability of “{model.label}”")
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.1)
     for (name, sims), colour in zip(result.similarity.items(), theme.SERIES, strict=False):
         fig.add_trace(go.Scatter(x=result.shifts, y=sims, name=name, mode="lines+markers",
                                  line={"color": colour},
                                  hovertemplate=f"{name}<br>shift %{{x}} px: %{{y:.3f}}"
-                                 "<extra></extra>"))  # fmt: skip
-    fig.update_layout(xaxis_title="shift to the right (pixels)", yaxis_range=[None, 1.02],
-                      yaxis_title="cosine similarity to unshifted", hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
-    return theme.base_layout(fig, height=340)
+                                 "<extra></extra>"), row=1, col=1)  # fmt: skip
+    _grid_bands(fig, result.shifts, result.factor, 1)
+    fig.update_yaxes(title_text="cosine similarity", range=[None, 1.02], row=1, col=1)
+    if model is not None:
+        labels = [a if a != model.label else "" for a in model.answers]
+        fig.add_trace(go.Scatter(x=result.shifts, y=model.probability, name="model",
+                                 mode="lines+markers+text", text=labels, textposition="top center",
+                                 line={"color": theme.INK}, showlegend=False,
+                                 hovertemplate="shift %{x} px: %{y:.1%}<extra></extra>"),
+                      row=1, col=2)  # fmt: skip
+        if model.stride and model.stride > 1:
+            _grid_bands(fig, result.shifts, model.stride, 2)
+        fig.update_yaxes(title_text="probability", range=[0, 1.05], tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title_text="shift to the right (pixels)", dtick=1)
+    fig.update_layout(hovermode="x unified", legend={"orientation": "h", "y": -0.3})
+    return theme.base_layout(fig, height=380)

@@ -64,8 +64,26 @@ def curves_figure(history: Sequence[TrainMetrics], max_points: int = MAX_POINTS)
     return theme.base_layout(fig, height=340)
 
 
+def log_range(values: np.ndarray, flat_pad: float = 0.3) -> list[float]:
+    """A log10 axis range fitted to the positive values, padded by a tenth of their span.
+
+    Equal values (a constant rate) get `flat_pad` decades on each side, so their line sits in
+    the middle of the plot rather than on an edge.
+    """
+    positive = values[values > 0]
+    if positive.size == 0:
+        return [-1.0, 1.0]
+    lo, hi = float(np.log10(positive.min())), float(np.log10(positive.max()))
+    pad = 0.1 * (hi - lo) if hi - lo > 1e-9 else flat_pad
+    return [lo - pad, hi + pad]
+
+
 def lr_figure(lrs: Sequence[float], steps_per_epoch: int, done: int = 0) -> go.Figure:
-    """The learning rate at every step; a marker at the step reached so far."""
+    """The learning rate at every step on a log axis; a marker at the step reached so far.
+
+    Rates span decades (a step schedule divides by 10, one-cycle ends near zero), and a
+    constant rate on a linear autorange is drawn as a flat line at 0 of a −1…1 axis.
+    """
     steps = np.arange(len(lrs))
     x, y = downsample(steps, np.asarray(lrs, dtype=float))
     fig = go.Figure(
@@ -93,6 +111,7 @@ def lr_figure(lrs: Sequence[float], steps_per_epoch: int, done: int = 0) -> go.F
     fig.update_layout(
         xaxis_title="step (dotted lines: epochs)", yaxis_title="learning rate", showlegend=False
     )
+    fig.update_yaxes(type="log", range=log_range(np.asarray(lrs, dtype=float)))
     return theme.base_layout(fig, height=240)
 
 

@@ -56,3 +56,19 @@ def test_opening_json_files_good_and_bad(page, app_url, tmp_path):
     upload.set_input_files(str(good))
     wait_for_run(page)
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("61,706")
+
+
+def test_a_shared_network_with_a_ceil_pool_shows_its_true_size_and_no_rounding_down(page, app_url):
+    from models.spec import NetworkSpec
+    from ui.state import encode_spec
+
+    pool = {"type": "maxpool", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}
+    spec = NetworkSpec.from_dict({"input": [1, 5, 5], "layers": [pool]})
+    goto(page, f"{app_url}/build?net={encode_spec(spec)}")
+    output = page.locator('[data-testid="stMetricValue"]').nth(2)
+    expect(output).to_have_text("1 × 3 × 3", timeout=30_000)
+    formula = page.locator("annotation").filter(has_text=r"[6 \ge 6] = 3").first
+    expect(formula).to_be_attached()
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="drops that last window")
+    expect(alert).to_be_visible()
+    expect(page.locator('[data-testid="stAlert"]').filter(has_text="rounds down")).to_have_count(0)

@@ -32,3 +32,11 @@ def test_the_position_slider_moves_the_highlighted_window(app_url, page):
     expect(caption).to_contain_text("window at row 1, column 1")
     page.wait_for_function(f"() => ({WINDOW_X0})()?.[0] === 0.5")
     assert page.evaluate(WINDOW_X0) == [0.5, 0.5]  # one cell right and one down
+
+
+def test_go_deeper_renders_the_receptive_field_rule_with_the_jump(app_url, page):
+    goto(page, f"{app_url}/convolution")
+    page.get_by_text("Go deeper").click()
+    rule = page.locator("annotation").filter(has_text=r"(k_l - 1)\,d_l\,j_{l-1}")
+    expect(rule.first).to_be_attached()
+    expect(page.locator("annotation").filter(has_text="RF_{l}")).to_have_count(0)

@@ -14,3 +14,27 @@ def test_changing_the_window_changes_the_output_size_text(page, app_url):
     page.keyboard.press("ArrowRight")
     wait_for_run(page)
     expect(size).to_have_text("Output size: 47×47 (from 96×96)")
+
+
+def test_the_shift_tab_draws_the_measurement_and_its_conclusion(page, app_url):
+    goto(page, f"{app_url}/pooling")
+    page.get_by_role("tab", name="Shifts").click()
+    conclusion = page.locator("li").filter(has_text="Without downsampling the edge map")
+    expect(conclusion).to_be_visible()
+    expect(page.locator("li").filter(has_text="Off the grid (1, 3, 5, 7 px)")).to_be_visible()
+    expect(page.locator("li").filter(has_text="answers “star”")).to_be_visible()
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Downsampling factor")
+    slider.get_by_role("slider").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_run(page)
+    expect(page.locator("li").filter(has_text="on its grid (3, 6 px)")).to_be_visible()
+
+
+def test_ceil_mode_shows_the_drop_rule_in_the_rendered_formula(page, app_url):
+    goto(page, f"{app_url}/pooling")
+    page.get_by_role("tab", name="Your image or a feature map").click()
+    page.locator("label").filter(has_text="ceil_mode").first.click()
+    wait_for_run(page)
+    formula = page.locator("annotation").filter(has_text=r"\ge 96 + 0]").first
+    expect(formula).to_be_attached()
+    assert formula.text_content().rstrip().endswith("= 48")

@@ -1,4 +1,5 @@
-"""Training in a real browser: start it, watch the curves grow while it runs, stop it."""
+"""Training in a real browser: start it, watch the curves grow while it runs, stop it, and read
+the learning rate off its chart."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from .helpers import click_and_wait, expect, goto
 
 MAIN = '[data-testid="stMain"]'
 PROGRESS = '[data-testid="stProgress"]'
-LINE = '[data-testid="stPlotlyChart"] path.js-line'
+CHART = '[data-testid="stPlotlyChart"]'
+LINE = f"{CHART} path.js-line"
 
 
 def _step(page) -> int:
@@ -46,3 +48,7 @@ def test_training_curves_grow_live_and_stop_ends_the_run(app_url, page):
         timeout=30_000
     )
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    lr_chart = page.locator(MAIN).locator(CHART).filter(has_text="learning rate")
+    ticks = lr_chart.locator(".ytick text")  # a log axis around the constant 0.001 of the run
+    expect(ticks.filter(has_text=re.compile(r"^0\.001$"))).to_have_count(1)
+    expect(ticks.filter(has_text=re.compile(r"^[−-]?1$"))).to_have_count(0)  # not −1…1 at 0
