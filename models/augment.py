@@ -292,7 +292,7 @@ def sample_grid(image: Image.Image, spec: PipelineSpec, n: int = 16, seed: int =
     size = (picture.height, picture.width)
     transforms = [build_step(s, size) for s in spec.active]
     images, notes = [], []
-    stream = RandomStream(seed)
+    stream = RandomStream(seed, numpy=False)  # torchvision's v2 transforms draw from torch only
     for _ in range(n):
         current, lines = picture, []
         with private_stream(stream):  # one image at a time: others get the lock in between

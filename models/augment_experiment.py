@@ -14,7 +14,7 @@ import torch
 from torchvision.transforms import v2
 
 from models.augment import AugmentError, PipelineSpec, build_pipeline
-from models.rng import private_stream
+from models.rng import RandomStream, private_stream
 
 MIXES = {"MixUp": v2.MixUp, "CutMix": v2.CutMix}
 
@@ -45,7 +45,7 @@ def mix_batch(kind: str, alpha: float = 1.0, n: int = 8, seed: int = 0) -> MixRe
         raise AugmentError("pick MixUp or CutMix, α in (0, 10] and 2 to 64 images")
     images, labels = make_shapes(n, seed, ShapeStyle(size=64))
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (N, 3, H, W)
-    with private_stream(seed):  # MixUp and CutMix draw from the global generator
+    with private_stream(RandomStream(seed, numpy=False)):  # MixUp, CutMix: torch's generator
         mixed, targets = MIXES[kind](alpha=alpha, num_classes=len(SHAPE_CLASSES))(
             x, torch.from_numpy(labels)
         )

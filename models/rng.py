@@ -24,12 +24,14 @@ class RandomStream:
     """The saved state of a private stream of torch's (and NumPy's) global generators.
 
     Made from a seed without touching the global generators: the states are those that
-    `torch.manual_seed(seed)` and `np.random.seed(seed)` would leave.
+    `torch.manual_seed(seed)` and `np.random.seed(seed)` would leave. With `numpy=False` the
+    stream covers torch's generator alone: enough for torchvision's transforms and dropout, and
+    a step cheaper by NumPy's slow state copy (about 0.1 ms each way).
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, numpy: bool = True) -> None:
         self.torch_state = torch.Generator().manual_seed(seed).get_state()
-        self.np_state = np.random.RandomState(seed % 2**32).get_state()
+        self.np_state = np.random.RandomState(seed % 2**32).get_state() if numpy else None
 
 
 @contextmanager
@@ -40,13 +42,18 @@ def private_stream(stream: RandomStream | int) -> Iterator[RandomStream]:
     """
     if isinstance(stream, int):
         stream = RandomStream(stream)
+    with_numpy = stream.np_state is not None
     with GLOBAL_RNG_LOCK:
-        torch_before, np_before = torch.get_rng_state(), np.random.get_state()
+        torch_before = torch.get_rng_state()
         torch.set_rng_state(stream.torch_state)
-        np.random.set_state(stream.np_state)
+        if with_numpy:
+            np_before = np.random.get_state()
+            np.random.set_state(stream.np_state)
         try:
             yield stream
         finally:
-            stream.torch_state, stream.np_state = torch.get_rng_state(), np.random.get_state()
+            stream.torch_state = torch.get_rng_state()
             torch.set_rng_state(torch_before)
-            np.random.set_state(np_before)
+            if with_numpy:
+                stream.np_state = np.random.get_state()
+                np.random.set_state(np_before)

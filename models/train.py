@@ -247,7 +247,7 @@ class _Loop:
     def __init__(self, model: nn.Module, data: PreparedData, config: TrainConfig) -> None:
         self.model, self.config = model, config
         self.device = pick_device(config.device)
-        self.stream = RandomStream(config.seed)
+        self.stream = RandomStream(config.seed, numpy=False)  # v2 and dropout use torch's alone
         self.batches = _Batches(data, self.device, config, self.stream)
         k = len(data.class_names)
         self.weight = _class_weights(data.train_y, k, self.device) if config.class_weights else None

@@ -118,10 +118,12 @@ def test_a_broken_checkpoint_upload_says_why_on_every_rerun_without_a_traceback(
 
 def test_a_run_that_diverges_says_so_with_a_tenth_of_the_rate():
     at = _open()
-    _tiny(at)
-    at.number_input(key="train.epochs").set_value(1).run()
-    at.select_slider(key="train.batch").set_value(256).run()
-    at.select_slider(key="train.lr").set_value(1.0).run()
+    at.selectbox(key="train.data_source").set_value("Digits (built in)")
+    at.radio(key="train.model_source").set_value("A preset").run()
+    at.selectbox(key="train.preset").set_value("ConvNetJS MNIST")
+    at.number_input(key="train.epochs").set_value(1)
+    at.select_slider(key="train.batch").set_value(256)
+    at.select_slider(key="train.lr").set_value(1.0).run()  # Adam at 1.0: finite, far too high
     at.button(key="train.start").click().run()
     _wait_until_ended(at)
     assert not at.exception, at.exception
