@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+
 from models.errors import CNNLabError
 
 Axis = tuple[float, float, float]  # (size, jump, start) along one axis

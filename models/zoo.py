@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from torch import nn
 from torchvision import models as tv
 
-from models.errors import CNNLabError
 from models.bundle import ModelBundle
+from models.errors import CNNLabError
+from models.rng import GLOBAL_RNG_LOCK
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -56,10 +57,14 @@ def architecture(bundle: ModelBundle) -> str | None:
 
 
 def _load(entry: ZooEntry, name: str, pretrained: bool) -> nn.Module:
+    # torchvision initialises from the global generator: hold the lock so that no session's
+    # private random stream (models/rng.py) is swapped in while it draws.
     if not pretrained:
-        return entry.builder(weights=None)
+        with GLOBAL_RNG_LOCK:
+            return entry.builder(weights=None)
     try:
-        return entry.builder(weights=entry.weights)
+        with GLOBAL_RNG_LOCK:
+            return entry.builder(weights=entry.weights)
     except (OSError, RuntimeError, ValueError) as err:  # URLError is an OSError
         raise ZooError(
             f"The ImageNet weights of {name} could not be loaded ({type(err).__name__}: "

@@ -24,6 +24,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 os.environ.setdefault("CNNLAB_DEBUG", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread in the test process: the browser tests' server shares the two cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @cache
 def browser_missing() -> str | None:
     """Why browser tests cannot run here, or None when they can."""

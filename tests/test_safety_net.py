@@ -1,4 +1,4 @@
-"""The frame's safety net: a refusal shows its own sentence, a bug a short apology, never a trace."""
+"""The frame's safety net: a refusal shows its sentence, a bug a short apology, never a trace."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from models.errors import CNNLabError
-
 from ui import state
 from ui.image_picker import image_picker
 from ui.nav import available_pages
