@@ -47,7 +47,7 @@ def dilation_tab() -> None:
     c = st.columns(2)
     k = c[0].slider("Kernel size", 1, conv.MAX_KERNEL_SIDE, 3, key="convolution.dil_kernel")
     rate = c[0].slider("Dilation rate", 1, 8, 2, key="convolution.rate")
-    c[0].latex(formulas.dilated_extent(k, rate).latex)
+    c[0].latex(formulas.dilated_extent(k, rate).display)
     c[0].plotly_chart(
         cviz.footprint_figure(kern.dilated_footprint(k, rate)), key="convolution.footprint"
     )
@@ -113,9 +113,9 @@ with st.expander("Go deeper"):
     st.latex(formulas.FIELD_RULE + r", \qquad " + formulas.JUMP_RULE)
     st.markdown(
         "With ceil_mode the bracket is 1 when the last window would start in the right padding, "
-        "and PyTorch drops that window. The receptive field r grows by each kernel's extent "
-        "times the jump j so far: the input pixels between neighbouring units, which every "
-        "stride multiplies."
+        "and PyTorch drops that window. The receptive field r grows by (k − 1)·d, the "
+        "kernel's extent minus one, times the jump j so far: the input pixels between "
+        "neighbouring units, which every stride multiplies."
     )
     st.markdown(
         "Answers curriculum questions **15** (output size), **22** (stride and padding), "

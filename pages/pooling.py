@@ -78,7 +78,7 @@ with map_tab:
         for name, n in (("Height", h), ("Width", w)) if h != w else (("", w),):
             if name:
                 st.markdown(f"{name}, from {n} cells:")
-            st.latex(settings.size_formula(n).latex)
+            st.latex(settings.size_formula(n).display)
             if note := settings.size_note(n):
                 st.caption(note)
         m = st.columns(3)
@@ -106,7 +106,7 @@ with global_tab:
     else:
         st.markdown("**Spatial pyramid pooling**: three sizes of your image, each one vector of "
                     f"{pyramid.vectors.shape[1]} numbers, one per channel and window:")  # fmt: skip
-        st.latex(pyramid.length.latex)
+        st.latex(pyramid.length.display)
         st.plotly_chart(pviz.pyramid_figure(pyramid), key="pooling.pyramid_chart")
 
 with shift_tab:

@@ -88,15 +88,15 @@ def show_arithmetic(info: LayerInfo, prev_rf: tuple[int | None, int]) -> None:
         st.markdown(
             "**Parameters**: each filter has K²·C_in/g weights, plus a bias (b = 1) or not."
         )
-        st.latex(fm.conv_params(k, c_in, c_out, g, layer.bias).latex)
+        st.latex(fm.conv_params(k, c_in, c_out, g, layer.bias).display)
         st.markdown("**Multiply-accumulates**: one per weight, at every output position.")
-        st.latex(fm.conv_macs(s_out[1], s_out[2], c_out, k, c_in, g).latex)
+        st.latex(fm.conv_macs(s_out[1], s_out[2], c_out, k, c_in, g).display)
     elif isinstance(layer, LinearSpec):
         st.markdown("**Parameters**: a weight for every input–output pair, plus a bias each.")
-        st.latex(fm.linear_params(s_in[0], s_out[0], layer.bias).latex)
+        st.latex(fm.linear_params(s_in[0], s_out[0], layer.bias).display)
     elif layer.type == "flatten":
         st.markdown("**Flatten** lays every value of the feature maps out in one long vector:")
-        st.latex(fm.flatten_size(s_in).latex)
+        st.latex(fm.flatten_size(s_in).display)
     else:
         st.markdown(
             f"**{layer.type}**: {info.params:,} parameters, {info.macs:,} MACs; "
@@ -115,17 +115,18 @@ def _show_size(layer: ConvSpec | PoolSpec, s_in: tuple[int, ...]) -> None:
             'padding "same" adds D(K−1) cells to each side\'s length: half of them, rounded '
             "down, before (P_L) and the rest after (P_R), as PyTorch does."
         )
-        st.latex(left.latex + r", \qquad " + right.latex)
+        st.latex(left.display)
+        st.latex(right.display)
         pad = (int(left.value), int(right.value))
     _, h, w = s_in
     for name, n in (("Height", h), ("Width", w)) if h != w else (("", w),):
         if name:
             st.markdown(f"{name}, from {n} pixels:")
         if isinstance(layer, PoolSpec):
-            st.latex(fm.pool_output_size(n, k, layer.step, layer.padding, layer.ceil_mode).latex)
+            st.latex(fm.pool_output_size(n, k, layer.step, layer.padding, layer.ceil_mode).display)
             note = fm.rounding_note(n, k, layer.step, layer.padding, ceil_mode=layer.ceil_mode)
         else:
-            st.latex(fm.conv_output_size(n, k, layer.stride, pad, layer.dilation).latex)
+            st.latex(fm.conv_output_size(n, k, layer.stride, pad, layer.dilation).display)
             note = fm.rounding_note(n, k, layer.stride, pad, layer.dilation)
         if note and isinstance(pad, int) and getattr(layer, "dilation", 1) == 1:
             stride = layer.step if isinstance(layer, PoolSpec) else layer.stride

@@ -133,7 +133,7 @@ def show_sizes(report: conv.SizeReport, shape: tuple[int, int], k: int, dilation
     st.subheader("Output size")
     for name, axis, size in (("Height", report.rows, shape[0]), ("Width", report.cols, shape[1])):
         st.markdown(f"**{name}**, from {size} input cells:")
-        st.latex(axis.formula.latex)
+        st.latex(axis.formula.display)
         naive = axis.naive
         if naive is not None and not isinstance(naive.value, int):
             st.warning(f"The textbook {naive.text}, not a whole number. {axis.note}")
@@ -182,5 +182,5 @@ def show_sharing(layer: kern.LayerResult, n_kernels: int, shape: tuple[int, int]
         f"positions. A dense layer from the {h}×{w}×3 image to the same maps needs "
         f"**{layer.dense_params:,}**: {layer.ratio:,.0f} times as many."
     )
-    st.latex(r"\text{conv: }" + layer.conv_formula.latex)
-    st.latex(r"\text{dense: }" + layer.dense_formula.latex)
+    st.latex(r"\text{conv: }" + layer.conv_formula.display)
+    st.latex(r"\text{dense: }" + layer.dense_formula.display)
