@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -28,6 +29,9 @@ class ModelBundle:
     spec: NetworkSpec | None = None
     trained: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # A value that names this bundle's weights for caches: new for every bundle, never reused
+    # (unlike id(), which Python hands out again after garbage collection).
+    token: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False, compare=False)
 
 
 def untrained_bundle(spec: NetworkSpec, seed: int = 0) -> ModelBundle:

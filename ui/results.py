@@ -1,0 +1,91 @@
+"""Compute when the inputs change (or on a button press), and remember the result.
+
+The one memo every page uses. A result is stored in `st.session_state["_<page>.<name>"]` with
+a key made from the inputs' *values*: a spec's JSON, an image's digest, a bundle's token,
+settings. Never `id()`, which Python reuses after garbage collection, so an id-keyed memo can
+hand back a result computed for another object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+
+from models.bundle import ModelBundle
+
+T = TypeVar("T")
+_DIGEST = "cnnlab.digest"  # an image's digest, kept in its `info` so it is computed once
+
+
+def image_digest(image: Image.Image) -> str:
+    """A digest of the image's pixels, mode and size (kept on the image after the first call)."""
+    if _DIGEST not in image.info:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{image.mode}{image.size}".encode())
+        h.update(image.tobytes())
+        image.info[_DIGEST] = h.hexdigest()
+    return image.info[_DIGEST]
+
+
+def value_key(value: Any) -> str:
+    """A string that changes exactly when `value` does, for the values pages pass as inputs."""
+    if isinstance(value, Image.Image):
+        return "image:" + image_digest(value)
+    if isinstance(value, ModelBundle):
+        return "model:" + value.token
+    if isinstance(value, np.ndarray | torch.Tensor):
+        data = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        return (
+            "array:"
+            + hashlib.blake2b(np.ascontiguousarray(data).tobytes(), digest_size=16).hexdigest()
+        )
+    if isinstance(value, tuple | list):
+        return "(" + ",".join(value_key(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{value_key(v)}" for k, v in sorted(value.items())) + "}"
+    if hasattr(value, "to_json"):
+        return value.to_json(indent=None)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return type(value).__name__ + value_key(dataclasses.asdict(value))
+    return repr(value)
+
+
+def _slot(page: str, name: str) -> str:
+    return f"_{page}.{name}"
+
+
+def remembered(page: str, name: str, inputs: Any, compute: Callable[[], T]) -> T:
+    """`compute()` when `inputs` differ from last time on this page, else the stored result."""
+    slot, key = _slot(page, name), value_key(inputs)
+    stored = st.session_state.get(slot)
+    if stored is None or stored[0] != key:
+        stored = (key, compute())
+        st.session_state[slot] = stored
+    return stored[1]
+
+
+def on_press(
+    page: str, name: str, inputs: Any, compute: Callable[[], T], pressed: bool
+) -> T | None:
+    """The result for `inputs`: computed when `pressed`, else the stored one if still current.
+
+    Returns None when nothing has been computed for these inputs yet, so a stale result is
+    never shown beside inputs it was not computed from.
+    """
+    slot, key = _slot(page, name), value_key(inputs)
+    if pressed:
+        st.session_state[slot] = (key, compute())
+    stored = st.session_state.get(slot)
+    return stored[1] if stored is not None and stored[0] == key else None
+
+
+def forget(page: str, name: str) -> None:
+    """Drop a stored result (the next `remembered` call computes it again)."""
+    st.session_state.pop(_slot(page, name), None)
