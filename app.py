@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from models.geometry import analyze
+from models.network.geometry import analyze
 from ui import frame, state
 from ui.nav import available_pages
 

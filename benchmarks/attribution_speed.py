@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import median_s  # noqa: E402
-from models.attribution import ATTRIBUTION_METHODS, pixel_model  # noqa: E402
 from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
-from models.presets import PRESETS  # noqa: E402
+from models.explain.attribution import ATTRIBUTION_METHODS, pixel_model  # noqa: E402
+from models.network.presets import PRESETS  # noqa: E402
 from models.zoo import build_zoo_model  # noqa: E402
 
 

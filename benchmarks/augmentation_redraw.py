@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image  # noqa: E402
 
 from benchmarks.timing import median_s  # noqa: E402
-from models import augment as aug  # noqa: E402
-from models.samples import SAMPLE_IMAGES  # noqa: E402
+from models.data import augment as aug  # noqa: E402
+from models.data.samples import SAMPLE_IMAGES  # noqa: E402
 
 N, SIDE = 16, 224
 

@@ -23,9 +23,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import median_s  # noqa: E402
-from models import convolution as conv  # noqa: E402
-from models import convolution_step as cstep  # noqa: E402
-from models import kernels as kern  # noqa: E402
+from models.operations import convolution as conv  # noqa: E402
+from models.operations import convolution_step as cstep  # noqa: E402
+from models.operations import kernels as kern  # noqa: E402
 from viz import convolution as cviz  # noqa: E402
 
 SIDE = 512

@@ -25,14 +25,14 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import median_s  # noqa: E402
-from models.activations import (  # noqa: E402
+from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
+from models.inspect.activations import (  # noqa: E402
     channel_order,
     color_ranges,
     compute_feature_maps,
     prepare_input,
 )
-from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
-from models.presets import PRESETS  # noqa: E402
+from models.network.presets import PRESETS  # noqa: E402
 from models.zoo import build_zoo_model  # noqa: E402
 from viz.feature_maps import channel_grid_figure  # noqa: E402
 

@@ -12,11 +12,11 @@ import time
 
 import torch
 
-from models.build import build_model
-from models.data import prepare, shapes
+from models.data.datasets import prepare, shapes
 from models.device import device_name
-from models.presets import DEFAULT_PRESET, PRESETS
-from models.train import TrainConfig, train
+from models.network.build import build_model
+from models.network.presets import DEFAULT_PRESET, PRESETS
+from models.training.engine import TrainConfig, train
 
 
 def speed(device: str, data, spec) -> tuple[float, float, torch.nn.Module]:

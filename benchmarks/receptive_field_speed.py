@@ -19,10 +19,10 @@ import torchvision
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import best_s  # noqa: E402
-from models import effective_field as erf  # noqa: E402
-from models import receptive_field as rf  # noqa: E402
 from models.bundle import untrained_bundle  # noqa: E402
-from models.presets import PRESETS  # noqa: E402
+from models.inspect import effective_field as erf  # noqa: E402
+from models.inspect import receptive_field as rf  # noqa: E402
+from models.network.presets import PRESETS  # noqa: E402
 
 
 def forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from models.build import build_model
-from models.data import prepare, shapes
-from models.presets import DEFAULT_PRESET, PRESETS
-from models.train import RANDOM_FLIPS, TrainConfig, train
+from models.data.datasets import prepare, shapes
+from models.network.build import build_model
+from models.network.presets import DEFAULT_PRESET, PRESETS
+from models.training.engine import RANDOM_FLIPS, TrainConfig, train
 
 
 def main() -> None:

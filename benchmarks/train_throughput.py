@@ -15,10 +15,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from models.build import build_model
-from models.data import prepare, shapes
-from models.presets import DEFAULT_PRESET, PRESETS
-from models.train import TrainConfig, train
+from models.data.datasets import prepare, shapes
+from models.network.build import build_model
+from models.network.presets import DEFAULT_PRESET, PRESETS
+from models.training.engine import TrainConfig, train
 
 
 def bare_loop(model, data, batch_size: int) -> float:

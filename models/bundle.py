@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from models.spec import NetworkSpec
+from models.network.spec import NetworkSpec
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ModelBundle:
 
 def untrained_bundle(spec: NetworkSpec, seed: int = 0) -> ModelBundle:
     """A freshly initialised network for a spec, in eval mode, with neutral normalization."""
-    from models.build import build_model
+    from models.network.build import build_model
 
     c = spec.input_shape[0]
     n_out = spec.output_shape[0] if len(spec.output_shape) == 1 else 0

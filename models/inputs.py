@@ -3,9 +3,9 @@
 Every page that feeds an image to a model goes through here: RGB, the network's channels (ITU-R
 601 luma for gray), the network's height and width (bilinear, antialiased when shrinking, then
 rounded to whole pixel values: exactly what the training data went through in
-`models.data.fit_data`), then the model's normalization. The same image therefore gives the same
-probabilities on every page. `image_to_pixels` stops before the normalization, for the methods
-that work in pixel space (attribution, adversarial attacks).
+`models.data.datasets.fit_data`), then the model's normalization. The same image therefore
+gives the same probabilities on every page. `image_to_pixels` stops before the normalization,
+for the methods that work in pixel space (attribution, adversarial attacks).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from models.bundle import ModelBundle
-from models.data import convert_channels, resize
+from models.data.datasets import convert_channels, resize
 
 
 def images_to_pixels(images: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor:

@@ -3,7 +3,7 @@ and PGD), and how accuracy falls as the allowed change ε grows."""
 
 import streamlit as st
 
-from models import adversarial as adv
+from models.explain import adversarial as adv
 from ui import frame, state
 from ui.model_picker import pick_model
 from viz import adversarial as aviz

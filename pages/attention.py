@@ -3,8 +3,8 @@ and place by place, beside Grad-CAM for the same class."""
 
 import streamlit as st
 
-from models.attention import AttentionError, compute_attention, has_attention
-from models.presets import PRESETS
+from models.explain.attention import AttentionError, compute_attention, has_attention
+from models.network.presets import PRESETS
 from ui import frame, state
 from ui.explain import target_picker
 from ui.model_picker import pick_model

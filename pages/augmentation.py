@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from models import augment as aug
-from models.augment_experiment import MIXES, ExperimentConfig, experiment_jobs, mix_batch
+from models.data import augment as aug
 from models.errors import CNNLabError
-from models.jobs import ENDED
+from models.training.augment_experiment import MIXES, ExperimentConfig, experiment_jobs, mix_batch
+from models.training.jobs import ENDED
 from ui import frame, state, training
 from viz import augmentation as aviz
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from models.codegen import to_pytorch_code
-from models.geometry import analyze
-from models.presets import PRESETS
-from models.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
+from models.network.codegen import to_pytorch_code
+from models.network.geometry import analyze
+from models.network.presets import PRESETS
+from models.network.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
 from ui import build_panels, frame, state
 from viz.network import layer_rows, network_figure
 

@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import streamlit as st
 
-from models import convolution as conv
-from models import formulas
-from models import kernels as kern
+from models.network import formulas
+from models.operations import convolution as conv
+from models.operations import kernels as kern
 from ui import convolution_panels as panels
 from ui import frame, state
 from viz import convolution as cviz

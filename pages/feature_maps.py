@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from models import activations as act
-from models.filters import top_exciting_images
-from models.shapes import make_shapes
+from models.data.shapes import make_shapes
+from models.inspect import activations as act
+from models.inspect.filters import top_exciting_images
 from ui import frame, model_picker, state
 from viz import feature_maps as fviz
 

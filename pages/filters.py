@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from models import filters as filt
-from models.activations import ActivationError
+from models.inspect import filters as filt
+from models.inspect.activations import ActivationError
 from models.zoo import architecture
 from ui import frame, model_picker
 from ui.model_picker import zoo_model

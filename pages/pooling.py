@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from models import formulas
-from models import pooling as pool
+from models.network import formulas
+from models.operations import pooling as pool
 from ui import frame, state
 from viz import pooling as pviz
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from models import effective_field as erf
-from models import formulas
-from models import receptive_field as rf
+from models.inspect import effective_field as erf
+from models.inspect import receptive_field as rf
+from models.network import formulas
 from ui import frame, state
 from ui import receptive_field_panels as panels
 

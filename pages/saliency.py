@@ -4,8 +4,8 @@ from pictures of the image."""
 
 import streamlit as st
 
-from models import attribution as attr
-from models.sanity import SIMILAR, sanity_check, weight_layers
+from models.explain import attribution as attr
+from models.explain.sanity import SIMILAR, sanity_check, weight_layers
 from ui import frame, state
 from ui.explain import method_settings, target_picker
 from ui.model_picker import pick_model

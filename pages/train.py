@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from models.checkpoint import to_bytes
 from models.device import device_name, pick_device
 from models.errors import CNNLabError
-from models.evaluate import predict_image
-from models.jobs import FAILED, new_training_job
-from models.train import lr_curve, steps_per_epoch
+from models.training.checkpoint import to_bytes
+from models.training.engine import lr_curve, steps_per_epoch
+from models.training.evaluate import predict_image
+from models.training.jobs import FAILED, new_training_job
 from ui import frame, state, training
 from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
 

@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from models import activations as act
-from models.build import layer_names
 from models.bundle import ModelBundle, untrained_bundle
-from models.presets import PRESETS
+from models.inspect import activations as act
+from models.network.build import layer_names
+from models.network.presets import PRESETS
 from models.zoo import ZOO, ZooError, architecture, build_zoo_model
 from viz.feature_maps import channel_grid_figure, journey_figure
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from models import adversarial as adv
-from models.attribution import pixel_model
 from models.bundle import untrained_bundle
-from models.shapes import SHAPE_CLASSES
-from models.spec import NetworkSpec
+from models.data.shapes import SHAPE_CLASSES
+from models.explain import adversarial as adv
+from models.explain.attribution import pixel_model
+from models.network.spec import NetworkSpec
 
 SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
     {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"type": "relu"},
@@ -85,8 +85,8 @@ def test_the_curve_starts_unchanged_and_uses_held_out_shapes(bundle):
 
 
 def test_digits_models_are_attacked_on_the_shipped_models_validation_split_only():
-    from models import data
-    from models.checkpoint import manifest
+    from models.data import datasets as data
+    from models.training.checkpoint import manifest
 
     shipped = data.prepare(data.digits(), (1, 8, 8), 0.2, seed=0)  # as models/pretrain splits
     held_out = adv.digits_validation()

@@ -50,10 +50,10 @@ def test_the_epsilon_curve_is_measured_with_progress(adversarial_page):
 
 
 def test_a_digits_model_is_measured_on_its_validation_split_not_on_all_digits(adversarial_page):
-    from models.checkpoint import ROOT, SHIPPED
+    from models.training.checkpoint import ROOT, SHIPPED
 
     if not (ROOT / SHIPPED["Small CNN on digits"]).is_file():
-        pytest.skip("checkpoints/ has no digits model yet (python -m models.pretrain writes it)")
+        pytest.skip("checkpoints/ has no digits model (python -m models.training.pretrain)")
     text = " ".join(m.value for m in adversarial_page.markdown)
     assert "fresh, held-out set" not in text and "validation split (20%, seed 0)" in text
     adversarial_page.selectbox(key="adversarial.model").select("Small CNN on digits").run()

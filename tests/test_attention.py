@@ -5,10 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from models.attention import AttentionError, attention_gates, compute_attention, has_attention
 from models.bundle import untrained_bundle
-from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.explain.attention import (
+    AttentionError,
+    attention_gates,
+    compute_attention,
+    has_attention,
+)
+from models.network.presets import PRESETS
+from models.network.spec import NetworkSpec
 
 SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
     {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
@@ -37,8 +42,8 @@ def test_the_channel_weights_are_the_ones_the_se_block_multiplies_by(image):
     weights = dict(result.channel)
     assert weights["se1.gate"].shape == (4,) and weights["cbam1.channel_gate"].shape == (6,)
     assert all(((w > 0) & (w < 1)).all() for w in weights.values())
-    from models.activations import normalize
-    from models.attribution import prepare_pixels
+    from models.explain.attribution import prepare_pixels
+    from models.inspect.activations import normalize
 
     x = normalize(prepare_pixels(image, bundle)[0].permute(1, 2, 0).numpy(), bundle)
     se = bundle.model.se1
@@ -70,8 +75,8 @@ def test_a_network_without_attention_is_refused_plainly(image):
 def test_every_preset_description_states_the_numbers_its_geometry_gives(name):
     import re
 
-    from models.geometry import analyze
-    from models.spec import ConvSpec
+    from models.network.geometry import analyze
+    from models.network.spec import ConvSpec
 
     about, infos = PRESETS[name].about, analyze(PRESETS[name].spec)
     for side, other in re.findall(r"(\d+)×(\d+) pixels", about):

@@ -5,7 +5,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.presets import PRESETS
+from models.network.presets import PRESETS
 from ui.state import NETWORK
 
 

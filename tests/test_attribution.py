@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from models import attribution as attr
-from models import sanity
 from models.bundle import untrained_bundle
-from models.spec import NetworkSpec
+from models.explain import attribution as attr
+from models.explain import sanity
+from models.network.spec import NetworkSpec
 
 FAST = {"steps": 4, "samples": 3, "cells": 4, "window": 25}
 SPEC = NetworkSpec.from_dict({"input": [3, 12, 12], "layers": [

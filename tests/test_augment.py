@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from models import augment as aug
-from models import augment_experiment as augx
+from models.data import augment as aug
+from models.training import augment_experiment as augx
 from tests.test_train import training_elsewhere
 
 ALL = list(aug.AUGMENTATIONS)

@@ -13,8 +13,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import geometry
-from models.budget import (
+from models.network import geometry
+from models.network.budget import (
     ENV_ACTIVATION_MB,
     ENV_GMACS,
     ENV_PARAMS,
@@ -24,9 +24,9 @@ from models.budget import (
     count_activations,
     network_cost,
 )
-from models.build import build_model
-from models.presets import PRESETS
-from models.spec import LAYER_TYPES, NetworkSpec, SpecError, layer_from_dict, new_layer
+from models.network.build import build_model
+from models.network.presets import PRESETS
+from models.network.spec import LAYER_TYPES, NetworkSpec, SpecError, layer_from_dict, new_layer
 
 CAPS = Budget()
 RELU = {"type": "relu"}
@@ -181,8 +181,8 @@ def test_blocks_count_their_inner_channels_and_tensors(doc, words):
 
 
 def test_geometry_and_the_caps_share_one_count():
-    assert geometry.count_params is __import__("models.budget").budget.count_params
-    assert geometry.count_macs is __import__("models.budget").budget.count_macs
+    assert geometry.count_params is __import__("models.network.budget", fromlist=["_"]).count_params
+    assert geometry.count_macs is __import__("models.network.budget", fromlist=["_"]).count_macs
 
 
 def _leaf_output_values(spec: NetworkSpec) -> int:

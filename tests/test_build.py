@@ -5,11 +5,16 @@ import threading
 import pytest
 import torch
 
-from models.build import _assemble, build_model, layer_names
-from models.codegen import to_pytorch_code
-from models.geometry import analyze, dense_equivalent_params, naive_output_size, unread_pixels
-from models.presets import PRESETS
-from models.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
+from models.network.build import _assemble, build_model, layer_names
+from models.network.codegen import to_pytorch_code
+from models.network.geometry import (
+    analyze,
+    dense_equivalent_params,
+    naive_output_size,
+    unread_pixels,
+)
+from models.network.presets import PRESETS
+from models.network.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
 
 STATED_PARAMS = {"TinyVGG (CNN Explainer)": 19_920, "LeNet-5": 61_706, "ConvNetJS MNIST": 5_994}
 

@@ -1,14 +1,16 @@
 """The Build page driven through AppTest: presets, edits, an invalid edit, JSON out and back in."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
-from models import formulas as fm
-from models.geometry import analyze
-from models.presets import PRESETS
-from models.spec import ConvSpec, LinearSpec, NetworkSpec, PoolSpec
+from models.network import formulas as fm
+from models.network.geometry import analyze
+from models.network.presets import PRESETS
+from models.network.spec import ConvSpec, LinearSpec, NetworkSpec, PoolSpec
 from ui.state import decode_spec, encode_spec
 
 
@@ -39,7 +41,9 @@ def test_every_preset_can_be_loaded(build_page, name):
     assert not build_page.exception
     total = sum(
         p.numel()
-        for p in __import__("models.build").build.build_model(PRESETS[name].spec).parameters()
+        for p in importlib.import_module("models.network.build")
+        .build_model(PRESETS[name].spec)
+        .parameters()
     )
     assert _metric(build_page, "Parameters") == f"{total:,}"
     assert build_page.session_state["network"] == PRESETS[name].spec

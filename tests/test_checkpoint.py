@@ -11,11 +11,11 @@ import zipfile
 import pytest
 import torch
 
-from models.build import build_model
 from models.bundle import ModelBundle
-from models.checkpoint import FORMAT, CheckpointError, from_bytes, metrics_of, to_bytes
-from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.network.build import build_model
+from models.network.presets import PRESETS
+from models.network.spec import NetworkSpec
+from models.training.checkpoint import FORMAT, CheckpointError, from_bytes, metrics_of, to_bytes
 
 TINYVGG = PRESETS["TinyVGG (CNN Explainer)"].spec
 LENET = PRESETS["LeNet-5"].spec

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from models import convolution as conv
-from models import convolution_step as cstep
-from models import kernels as kern
+from models.operations import convolution as conv
+from models.operations import convolution_step as cstep
+from models.operations import kernels as kern
 from viz import convolution as cviz
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models import convolution as conv
-from models import kernels as kern
+from models.operations import convolution as conv
+from models.operations import kernels as kern
 
 
 @pytest.fixture

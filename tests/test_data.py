@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from models.data import (
+from models.data.datasets import (
     DataError,
     ImageData,
     adapt_spec,
@@ -25,10 +25,10 @@ from models.data import (
     shapes,
     stratified_split,
 )
-from models.downloads import load_torchvision
-from models.presets import PRESETS
-from models.spec import SpecError
-from models.zipdata import ZipLimits, load_zip
+from models.data.downloads import load_torchvision
+from models.data.zipdata import ZipLimits, load_zip
+from models.network.presets import PRESETS
+from models.network.spec import SpecError
 
 TINYVGG = PRESETS["TinyVGG (CNN Explainer)"].spec
 

@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.presets import PRESETS
+from models.network.presets import PRESETS
 from ui.state import NETWORK
 
 
@@ -31,7 +31,7 @@ def test_the_page_opens_on_the_shipped_trained_tinyvgg(feature_page):
 
 
 def test_an_untrained_network_is_shown_with_a_warning():
-    from models.presets import PRESETS
+    from models.network.presets import PRESETS
     from ui.state import NETWORK
 
     at = AppTest.from_file("../app.py", default_timeout=60)

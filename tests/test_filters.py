@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from models import filters as filt
-from models.activations import ActivationError
 from models.bundle import ModelBundle, untrained_bundle
-from models.geometry import analyze
-from models.presets import PRESETS
-from models.shapes import make_shapes
+from models.data.shapes import make_shapes
+from models.inspect import filters as filt
+from models.inspect.activations import ActivationError
+from models.network.geometry import analyze
+from models.network.presets import PRESETS
 from viz.filters import (
     kernel_colors,
     kernel_grid_figure,

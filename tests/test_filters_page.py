@@ -5,7 +5,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from models.bundle import untrained_bundle
-from models.presets import PRESETS
+from models.network.presets import PRESETS
 from ui.state import MODEL, NETWORK
 
 

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from models import formulas as fm
-from models.geometry import analyze, count_macs, count_params, unread_pixels
-from models.presets import PRESETS
-from models.spec import ConvSpec, NetworkSpec
+from models.network import formulas as fm
+from models.network.geometry import analyze, count_macs, count_params, unread_pixels
+from models.network.presets import PRESETS
+from models.network.spec import ConvSpec, NetworkSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
-"""Property tests: the formulas of models/geometry.py and models/budget.py agree with PyTorch on
-random networks."""
+"""Property tests: the formulas of models/network/geometry.py and models/network/budget.py agree
+with PyTorch on random networks."""
 
 import contextlib
 import math
@@ -8,10 +8,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.budget import network_cost
-from models.build import build_model
-from models.geometry import analyze
-from models.spec import ACTIVATIONS, NetworkSpec, SpecError, layer_from_dict
+from models.network.budget import network_cost
+from models.network.build import build_model
+from models.network.geometry import analyze
+from models.network.spec import ACTIVATIONS, NetworkSpec, SpecError, layer_from_dict
 
 small = st.integers(1, 6)
 

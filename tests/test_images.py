@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from models.images import (
+from models.data.images import (
     MAX_PIXELS,
     MAX_SIDE,
     ImageError,

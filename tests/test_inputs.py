@@ -5,20 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
-from models import (
-    activations,
-    adversarial,
-    attention,
-    attribution,
-    effective_field,
-    filters,
-    receptive_field,
-)
 from models.bundle import untrained_bundle
-from models.data import ImageData, fit_data
-from models.evaluate import predict_image
+from models.data.datasets import ImageData, fit_data
+from models.explain import adversarial, attention, attribution
 from models.inputs import bundle_input, bundle_pixels, image_to_input, images_to_pixels
-from models.spec import NetworkSpec
+from models.inspect import activations, effective_field, filters, receptive_field
+from models.network.spec import NetworkSpec
+from models.training.evaluate import predict_image
 
 SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
     {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},

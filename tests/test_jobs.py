@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from models.build import build_model
-from models.jobs import (
+from models.network.build import build_model
+from models.training.engine import TrainConfig
+from models.training.jobs import (
     FAILED,
     FINISHED,
     OUT_OF_MEMORY,
@@ -20,7 +21,6 @@ from models.jobs import (
     STOPPED,
     TrainingJob,
 )
-from models.train import TrainConfig
 from tests.test_train import TINY, TINY_BATCHNORM, NaNAfter, random_labels, toy_data
 
 

@@ -76,7 +76,7 @@ def write(root: Path, relative: str, source: str) -> None:
 @pytest.mark.parametrize(
     ("relative", "source", "line", "name"),
     [
-        ("models/train.py", "import streamlit as st\n", 1, "streamlit"),
+        ("models/training/engine.py", "import streamlit as st\n", 1, "streamlit"),
         ("models/a.py", "\nfrom plotly import graph_objects\n", 2, "plotly"),
         ("models/deep/b.py", "from ui.state import current_model\n", 1, "ui"),
         ("models/c.py", "def f():\n    import viz.theme\n", 2, "viz"),
@@ -94,7 +94,7 @@ def test_checker_reports_an_import_that_crosses_a_layer(tmp_path, relative, sour
 
 def test_checker_accepts_imports_that_point_down(tmp_path):
     write(tmp_path, "models/a.py", "import torch\nfrom .spec import NetworkSpec\n")
-    write(tmp_path, "viz/b.py", "import plotly.graph_objects as go\nfrom models.spec import X\n")
+    write(tmp_path, "viz/b.py", "import plotly.graph_objects as go\nfrom models.x.spec import X\n")
     write(tmp_path, "viz/c.py", "from . import theme\n")
     assert layer_violations(tmp_path) == []
 

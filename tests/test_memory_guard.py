@@ -86,8 +86,8 @@ LINK_CASES = """
 
     import torch
 
-    from models.build import build_model
-    from models.spec import SpecError
+    from models.network.build import build_model
+    from models.network.spec import SpecError
     from ui.state import decode_spec
 
     def link(text):
@@ -123,7 +123,7 @@ def test_hostile_links_are_refused_while_the_process_stays_under_1_5_gb():
 
 
 JSON_CASE = """
-    from models.spec import NetworkSpec, SpecError
+    from models.network.spec import NetworkSpec, SpecError
 
     relus = ", ".join(['{"type": "relu"}'] * 1_500_000)
     text = '{"input": [3, 8, 8], "layers": [' + relus + "]}"
@@ -136,8 +136,9 @@ JSON_CASE = """
 
 
 def test_a_25_mb_json_of_relus_is_refused_without_parsing_it():
-    # models.spec imports no torch: the child holds ~15 MB and its 25 MB text. Parsing that text
-    # into 1.5 million dicts, as validation did before the length check, took about 0.5 GB.
+    # models.network.spec imports no torch: the child holds ~15 MB and its 25 MB text. Parsing
+    # that text into 1.5 million dicts, as validation did before the length check, took about
+    # 0.5 GB.
     result = run_guarded(JSON_CASE, limit_mb=200)
     _assert_refused_within(result, 200, ["25mb-json"])
     assert "characters long" in result.stdout
@@ -148,9 +149,9 @@ UPLOAD_CASES = """
 
     from PIL import Image
 
-    from models.checkpoint import CheckpointError, from_bytes
-    from models.data import DataError
-    from models.zipdata import load_zip
+    from models.training.checkpoint import CheckpointError, from_bytes
+    from models.data.datasets import DataError
+    from models.data.zipdata import load_zip
 
     def raw_zip(records):  # (name, method, payload, size[, packed size]) declared; CRCs 0
         out, central = io.BytesIO(), []

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models import pooling as pool
-from models.spec import pool_out
+from models.network.spec import pool_out
+from models.operations import pooling as pool
 
 
 @st.composite
@@ -146,7 +146,7 @@ def test_pyramid_length_formula_is_the_vector_length():
 
 
 def _star() -> torch.Tensor:
-    from models.samples import SAMPLE_IMAGES
+    from models.data.samples import SAMPLE_IMAGES
 
     return pool.image_map(SAMPLE_IMAGES["Shape: star"](), max_side=64)
 
@@ -176,7 +176,7 @@ def test_the_model_is_measured_at_every_shift_and_left_as_it_was():
     from PIL import Image
 
     from models.bundle import untrained_bundle
-    from models.spec import NetworkSpec
+    from models.network.spec import NetworkSpec
 
     spec = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
         {"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
@@ -242,7 +242,7 @@ def test_a_feature_map_of_the_model_is_captured_and_no_hook_is_left(tiny_bundle)
 @pytest.fixture
 def tiny_bundle():
     from models.bundle import untrained_bundle
-    from models.spec import NetworkSpec
+    from models.network.spec import NetworkSpec
 
     spec = NetworkSpec.from_dict({"input": [3, 12, 12], "layers": [
         {"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from models import effective_field as erf
-from models import receptive_field as rf
 from models.bundle import untrained_bundle
-from models.geometry import analyze
-from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.inspect import effective_field as erf
+from models.inspect import receptive_field as rf
+from models.network.geometry import analyze
+from models.network.presets import PRESETS
+from models.network.spec import NetworkSpec
 from viz import receptive_field as viz
 
 ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.LeakyReLU, nn.Hardswish)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from models.presets import PRESETS
-from models.spec import NetworkSpec
+from models.network.presets import PRESETS
+from models.network.spec import NetworkSpec
 from ui import state
 
 PAGE = "pages/receptive_field.py"
@@ -82,7 +82,7 @@ def test_effective_field_button_draws_heatmaps_and_offers_a_download():
 
 
 def test_go_deeper_writes_the_field_rule_the_convolution_page_writes():
-    from models import formulas
+    from models.network import formulas
 
     at = open_page()
     rules = [x.value for x in at.latex]

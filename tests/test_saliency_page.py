@@ -5,7 +5,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.presets import PRESETS
+from models.network.presets import PRESETS
 from ui.state import NETWORK
 
 
@@ -33,10 +33,10 @@ def test_the_page_opens_with_maps_of_the_default_methods(saliency_page):
 
 
 def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
-    from models.checkpoint import ROOT, SHIPPED
+    from models.training.checkpoint import ROOT, SHIPPED
 
     if not (ROOT / SHIPPED["TinyVGG on shapes"]).is_file():
-        pytest.skip("checkpoints/ has no TinyVGG yet (python -m models.pretrain writes it)")
+        pytest.skip("checkpoints/ has no TinyVGG (python -m models.training.pretrain)")
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
     at.switch_page("pages/saliency.py").run()
@@ -49,10 +49,10 @@ def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
 
 @pytest.fixture
 def shipped_page() -> AppTest:
-    from models.checkpoint import ROOT, SHIPPED
+    from models.training.checkpoint import ROOT, SHIPPED
 
     if not (ROOT / SHIPPED["TinyVGG on shapes"]).is_file():
-        pytest.skip("checkpoints/ has no TinyVGG yet (python -m models.pretrain writes it)")
+        pytest.skip("checkpoints/ has no TinyVGG (python -m models.training.pretrain)")
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
     at.switch_page("pages/saliency.py").run()  # the default network: the shipped TinyVGG
@@ -61,9 +61,9 @@ def shipped_page() -> AppTest:
 
 
 def test_after_a_new_image_the_class_to_explain_is_the_new_answer(shipped_page):
-    from models import attribution as attr
-    from models.checkpoint import load_shipped
-    from models.samples import SAMPLE_IMAGES
+    from models.data.samples import SAMPLE_IMAGES
+    from models.explain import attribution as attr
+    from models.training.checkpoint import load_shipped
 
     shipped_page.selectbox(key="saliency.target").select_index(3).run()  # not the answer
     shipped_page.selectbox(key="sidebar.sample").select("Shape: heart").run()
@@ -94,8 +94,8 @@ def test_integrated_gradients_show_their_convergence_delta_beside_the_maps(salie
 
 
 def test_the_sanity_check_randomizes_every_layer_by_default(shipped_page):
-    from models.checkpoint import load_shipped
-    from models.sanity import weight_layers
+    from models.explain.sanity import weight_layers
+    from models.training.checkpoint import load_shipped
 
     n = len(weight_layers(load_shipped("TinyVGG on shapes").model))
     assert shipped_page.slider(key="saliency.top_k").value == n

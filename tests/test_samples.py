@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
+from models.data.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
 
 
 def test_the_default_sample_is_the_star_and_comes_first():

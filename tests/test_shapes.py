@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.shapes import SHAPE_CLASSES, ShapeStyle, draw_shape, make_shapes
+from models.data.shapes import SHAPE_CLASSES, ShapeStyle, draw_shape, make_shapes
 
 
 def _border(image: np.ndarray) -> np.ndarray:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from models.checkpoint import SHIPPED, load_shipped, manifest
-from models.pretrain import RECIPES, accuracy, held_out
+from models.training.checkpoint import SHIPPED, load_shipped, manifest
+from models.training.pretrain import RECIPES, accuracy, held_out
 
 MARGIN = 0.03  # fresh data differs a little from the data the figure was measured on
 
 
 @pytest.mark.parametrize("name", list(SHIPPED))
 def test_shipped_checkpoint_is_small_and_loads_as_a_trained_model(name):
-    from models.checkpoint import ROOT
+    from models.training.checkpoint import ROOT
 
     assert (ROOT / SHIPPED[name]).stat().st_size < 1_000_000
     bundle = load_shipped(name)
@@ -25,8 +25,8 @@ def test_shipped_checkpoint_reaches_its_stated_accuracy_on_held_out_data(name):
     bundle = load_shipped(name)
     data = held_out(RECIPES[name], n=500)
     if data is None:  # digits: the validation split named in the manifest
-        from models.data import digits, prepare
-        from models.evaluate import evaluate
+        from models.data.datasets import digits, prepare
+        from models.training.evaluate import evaluate
 
         p = prepare(digits(), bundle.input_shape, 0.2, seed=0)
         got = evaluate(bundle.model, p.val_x, p.val_y, bundle.mean, bundle.std, 10).accuracy

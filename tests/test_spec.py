@@ -6,8 +6,8 @@ import zlib
 
 import pytest
 
-from models.presets import PRESETS
-from models.spec import LAYER_TYPES, NetworkSpec, SpecError, conv_out, new_layer, pool_out
+from models.network.presets import PRESETS
+from models.network.spec import LAYER_TYPES, NetworkSpec, SpecError, conv_out, new_layer, pool_out
 from ui.state import decode_spec, encode_spec
 
 ISSUE_EXAMPLE = {
@@ -239,7 +239,7 @@ def test_hostile_json_text_raises_a_short_spec_error(text, words):
 
 
 def test_code_that_builds_a_spec_gets_spec_errors_and_may_pass_lists():
-    from models.spec import ConvSpec
+    from models.network.spec import ConvSpec
 
     spec = NetworkSpec([3, 8, 8], [ConvSpec(4)])
     assert spec.input_shape == (3, 8, 8) and hash(spec) == hash(

@@ -15,11 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 
-from models.build import build_model
-from models.data import PreparedData, channel_stats
-from models.evaluate import evaluate
-from models.spec import NetworkSpec
-from models.train import (
+from models.data.datasets import PreparedData, channel_stats
+from models.network.build import build_model
+from models.network.spec import NetworkSpec
+from models.training.engine import (
     TrainConfig,
     TrainConfigError,
     TrainingDiverged,
@@ -30,6 +29,7 @@ from models.train import (
     steps_per_epoch,
     train,
 )
+from models.training.evaluate import evaluate
 from viz.train import lr_figure
 
 TINY = NetworkSpec.from_dict(

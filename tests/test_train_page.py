@@ -8,9 +8,9 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.build import build_model
 from models.bundle import ModelBundle
-from models.checkpoint import to_bytes
+from models.network.build import build_model
+from models.training.checkpoint import to_bytes
 from tests.test_train import TINY
 from ui.training import CHECKPOINT_CACHE
 

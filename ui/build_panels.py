@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from models import formulas as fm
-from models.geometry import LayerInfo, dense_equivalent_params
-from models.spec import ConvSpec, LayerSpec, LinearSpec, PoolSpec
+from models.network import formulas as fm
+from models.network.geometry import LayerInfo, dense_equivalent_params
+from models.network.spec import ConvSpec, LayerSpec, LinearSpec, PoolSpec
 
 HELP = {
     "out_channels": "How many filters, so how many feature maps come out.",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from models import convolution as conv
-from models import convolution_step as cstep
-from models import kernels as kern
+from models.operations import convolution as conv
+from models.operations import convolution_step as cstep
+from models.operations import kernels as kern
 from ui import state
 from viz import convolution as cviz
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from models.attribution import Method, conv_layers
 from models.bundle import ModelBundle
+from models.explain.attribution import Method, conv_layers
 
 
 def target_picker(page: str, label: str, class_names: tuple[str, ...] | list[str],

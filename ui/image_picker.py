@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 from PIL import Image
 
-from models.images import ImageError, load_image, preview_bytes
-from models.samples import SAMPLE_IMAGES
+from models.data.images import ImageError, load_image, preview_bytes
+from models.data.samples import SAMPLE_IMAGES
 from ui import state
 
 SOURCES = ("Sample", "Upload", "Camera")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from models.bundle import ModelBundle
-from models.checkpoint import ROOT, SHIPPED, CheckpointError, load_shipped
+from models.training.checkpoint import ROOT, SHIPPED, CheckpointError, load_shipped
 from models.zoo import ZOO, ZooError, build_zoo_model
 
 YOURS = "Your model"

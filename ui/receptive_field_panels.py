@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from models import effective_field as erf
-from models import receptive_field as rf
 from models.bundle import ModelBundle
+from models.inspect import effective_field as erf
+from models.inspect import receptive_field as rf
 from ui import state
 from viz import receptive_field as viz
 

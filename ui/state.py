@@ -14,8 +14,8 @@ import streamlit as st
 from PIL import Image
 
 from models.bundle import ModelBundle, untrained_bundle
-from models.presets import DEFAULT_PRESET, PRESETS
-from models.spec import NetworkSpec, SpecError
+from models.network.presets import DEFAULT_PRESET, PRESETS
+from models.network.spec import NetworkSpec, SpecError
 
 NETWORK, IMAGE, IMAGE_NAME, MODEL = "network", "image", "image_name", "model"
 QUERY_KEY = "net"
@@ -74,7 +74,7 @@ def init() -> None:
     if NETWORK not in ss:
         ss[NETWORK] = PRESETS[DEFAULT_PRESET].spec
     if IMAGE not in ss:
-        from models.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
+        from models.data.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
 
         set_current_image(SAMPLE_IMAGES[DEFAULT_SAMPLE](), DEFAULT_SAMPLE)
 
@@ -108,7 +108,7 @@ def set_current_image(image: Image.Image, name: str) -> None:
 
 def shipped_for(spec: NetworkSpec) -> ModelBundle | None:
     """The shipped checkpoint trained for exactly this network, if there is one (read-only)."""
-    from models.checkpoint import CheckpointError
+    from models.training.checkpoint import CheckpointError
     from ui.model_picker import available_shipped, shipped_model
 
     for name in available_shipped():

@@ -17,16 +17,16 @@ from typing import TypeVar
 import streamlit as st
 
 from models.bundle import ModelBundle
-from models.checkpoint import SHIPPED, CheckpointError, from_bytes
-from models.data import ImageData, digits, shapes
+from models.data.datasets import ImageData, digits, shapes
+from models.data.downloads import TORCHVISION_SETS, load_torchvision
+from models.data.zipdata import load_zip
 from models.device import available_devices
-from models.downloads import TORCHVISION_SETS, load_torchvision
 from models.errors import CNNLabError
-from models.jobs import ENDED, JobSnapshot, TrainingJob
-from models.presets import PRESETS
-from models.spec import NetworkSpec
-from models.train import LOSSES, OPTIMIZERS, RANDOM_FLIPS, SCHEDULES, TrainConfig
-from models.zipdata import load_zip
+from models.network.presets import PRESETS
+from models.network.spec import NetworkSpec
+from models.training.checkpoint import SHIPPED, CheckpointError, from_bytes
+from models.training.engine import LOSSES, OPTIMIZERS, RANDOM_FLIPS, SCHEDULES, TrainConfig
+from models.training.jobs import ENDED, JobSnapshot, TrainingJob
 from ui import state
 from ui.model_picker import shipped_model  # shared read-only: training copies it
 
@@ -296,8 +296,8 @@ def config_controls() -> tuple[TrainConfig, float] | None:
 
 
 def _adapt(spec, data: ImageData) -> None:
-    from models.data import adapt_spec
-    from models.spec import SpecError
+    from models.data.datasets import adapt_spec
+    from models.network.spec import SpecError
 
     try:
         state.set_current_spec(adapt_spec(spec, data))
@@ -308,7 +308,7 @@ def _adapt(spec, data: ImageData) -> None:
 
 def fit_controls(data: ImageData, spec) -> bool:
     """Say where data and network disagree and offer the fix; True when training can start."""
-    from models.data import check_fit
+    from models.data.datasets import check_fit
 
     report = check_fit(data, spec)
     if "_train_adapt_error" in st.session_state:
@@ -329,7 +329,7 @@ def fit_controls(data: ImageData, spec) -> bool:
 
 def finish_job(job: TrainingJob) -> None:
     """When a job ends: make its model the session's model and evaluate it on validation."""
-    from models.evaluate import evaluate, misclassified
+    from models.training.evaluate import evaluate, misclassified
 
     bundle = job.bundle()
     if bundle is None:

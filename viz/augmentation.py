@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.augment_experiment import MixResult
-from models.train import TrainMetrics
+from models.training.augment_experiment import MixResult
+from models.training.engine import TrainMetrics
 from viz import theme
 
 

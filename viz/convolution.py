@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from models.convolution import HOLE, INPUT, PADDING
-from models.convolution_step import ConvStep
+from models.operations.convolution import HOLE, INPUT, PADDING
+from models.operations.convolution_step import ConvStep
 from viz import theme
 
 # Cell backgrounds of the canvas: input cells white, padding grey, inserted zeros pale orange.

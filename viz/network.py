@@ -1,4 +1,4 @@
-"""Pictures and tables of a network's layers, from `models.geometry.LayerInfo` rows."""
+"""Pictures and tables of a network's layers, from `models.network.geometry.LayerInfo` rows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import plotly.graph_objects as go
 
-from models.geometry import LayerInfo
+from models.network.geometry import LayerInfo
 from viz.theme import LAYER_COLORS, MUTED, base_layout
 
 _KIND = {

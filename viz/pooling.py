@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.pooling import GridPooling, PyramidResult, ShiftResult
+from models.operations.pooling import GridPooling, PyramidResult, ShiftResult
 from viz import theme
 
 

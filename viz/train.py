@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.train import TrainMetrics
+from models.training.engine import TrainMetrics
 from viz import theme
 
 MAX_POINTS = 2000  # per trace and tick: keeps each fragment update small

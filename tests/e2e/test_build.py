@@ -38,7 +38,7 @@ def test_an_invalid_edit_shows_an_error_and_keeps_the_network(page, app_url):
 
 
 def test_opening_json_files_good_and_bad(page, app_url, tmp_path):
-    from models.presets import PRESETS
+    from models.network.presets import PRESETS
 
     goto(page, f"{app_url}/build")
     bad = tmp_path / "bad.json"
@@ -59,7 +59,7 @@ def test_opening_json_files_good_and_bad(page, app_url, tmp_path):
 
 
 def test_a_shared_network_with_a_ceil_pool_shows_its_true_size_and_no_rounding_down(page, app_url):
-    from models.spec import NetworkSpec
+    from models.network.spec import NetworkSpec
     from ui.state import encode_spec
 
     pool = {"type": "maxpool", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}

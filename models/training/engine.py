@@ -1,0 +1,429 @@
+"""The training engine: a generator that trains a model in place and yields what it measures.
+
+`train(model, data, config)` yields a `TrainMetrics` every `config.log_every` steps and after
+each epoch, so a caller can draw live curves, and it stops cleanly when a `threading.Event` is
+set. Nothing here knows about Streamlit; `models/training/jobs.py` runs it in a background thread.
+
+A run is reproducible from its seed while other sessions work: shuffling draws from a generator
+of its own, and the draws that torchvision's transforms and dropout make from torch's global
+generator happen inside the run's private stream (`models.rng`). A run whose loss ends above
+where it started is flagged as diverged; a NaN or infinite loss stops it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms import v2
+
+from models.data.datasets import PreparedData
+from models.device import pick_device
+from models.errors import CNNLabError
+from models.rng import RandomStream, private_stream
+
+# Flips keep a shape's class (every class looks the same mirrored), so they are free extra data.
+RANDOM_FLIPS = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()])
+
+OPTIMIZERS: dict[str, Callable] = {
+    "SGD + momentum": lambda p, lr, wd: torch.optim.SGD(p, lr, momentum=0.9, weight_decay=wd),
+    "Adam": lambda p, lr, wd: torch.optim.Adam(p, lr, weight_decay=wd),
+    "AdamW": lambda p, lr, wd: torch.optim.AdamW(p, lr, weight_decay=wd),
+    "RMSprop": lambda p, lr, wd: torch.optim.RMSprop(p, lr, weight_decay=wd),
+    "Adadelta": lambda p, lr, wd: torch.optim.Adadelta(p, lr, weight_decay=wd),
+}
+SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "one-cycle")
+LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
+# Modules that draw from the global generator in training mode (their masks or slopes).
+RANDOM_MODULES = (
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+    nn.FeatureAlphaDropout, nn.RReLU,
+)  # fmt: skip
+DIVERGED_MARGIN = 1.1  # diverged: the loss ends above this × its first; 1.1 leaves room for noise
+
+
+class TrainingDiverged(CNNLabError):
+    """The loss became NaN or infinite; the message names the step."""
+
+
+class TrainingError(CNNLabError):
+    """Training cannot go on with these settings, said in words a user can act on."""
+
+
+class TrainConfigError(CNNLabError):
+    """A training setting out of its range; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10  # passes over the training split; about a minute for TinyVGG on 4,000 shapes
+    batch_size: int = 32  # images per step: more, noisier steps help small nets learn shapes
+    optimizer: str = "Adam"  # a key of OPTIMIZERS; Adam forgives a rough learning rate
+    lr: float = 1e-3  # Adam's usual starting point (Kingma and Ba, 2015)
+    schedule: str = "constant"  # one of SCHEDULES; the learning rate by step
+    step_every: int = 2  # epochs between drops of the "step" schedule (×0.1 each)
+    weight_decay: float = 0.0  # L2 pull towards zero; try 1e-4 against overfitting
+    label_smoothing: float = 0.0  # share of the target spread over all classes
+    loss: str = "cross-entropy"  # or "focal", which down-weights easy examples
+    focal_gamma: float = 2.0  # the focal loss's γ (Lin et al., 2017); 0 is cross-entropy
+    class_weights: bool = False  # weight classes by 1/frequency, for imbalanced data
+    augmentation: Callable | None = None  # a torchvision v2 transform for each training image
+    patience: int = 0  # epochs without a better validation loss before stopping; 0: never
+    restore_best: bool = True  # end with the weights of the best validation epoch
+    clip_grad: float = 0.0  # largest gradient norm; 0: no clipping
+    seed: int = 0  # fixes shuffling and augmentation
+    device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
+    log_every: int = 5  # steps between live reports
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
+            (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (0 < self.lr <= 10, "learning rate must be above 0 and at most 10"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.step_every >= 1, "the step schedule needs at least 1 epoch between drops"),
+            (0 <= self.weight_decay <= 1, "weight decay must be between 0 and 1"),
+            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+            (0 <= self.focal_gamma <= 10, "focal γ must be between 0 and 10"),
+            (self.patience >= 0 and self.clip_grad >= 0, "patience and clipping must be ≥ 0"),
+            (self.log_every >= 1, "log_every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainConfigError(message)
+
+
+@dataclass(frozen=True)
+class TrainMetrics:
+    """One report. "step" reports carry running training figures, "epoch" ones validation."""
+
+    kind: str  # "step", "epoch" or "done"
+    epoch: int  # 1-based
+    step: int  # optimizer steps so far
+    total_steps: int
+    examples: int  # training images seen so far
+    train_loss: float
+    train_acc: float
+    lr: float
+    examples_per_s: float
+    grad_norm: float
+    elapsed_s: float
+    val_loss: float = math.nan
+    val_acc: float = math.nan
+    note: str = ""
+    diverged: bool = False  # "done" only: the loss ended above where it started
+
+
+def lr_factor(schedule: str, step: int, total: int, steps_per_epoch: int, step_every: int) -> float:
+    """The learning rate at `step` as a multiple of the base rate."""
+    t = min(step / max(total, 1), 1.0)
+    if schedule == "step":
+        return 0.1 ** (step // (steps_per_epoch * step_every))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "one-cycle":  # Smith (2018): warm up for 30 %, then anneal far below start
+        if t < 0.3:
+            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * t / 0.3))
+        return 1e-6 + (1 - 1e-6) * 0.5 * (1 + math.cos(math.pi * (t - 0.3) / 0.7))
+    return 1.0
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps in one pass: a last batch of a single image is left out.
+
+    Batchnorm cannot train on a batch of one value per channel, and one image makes a
+    needlessly noisy step; the shuffle picks another image to leave out each epoch.
+    """
+    full, rest = divmod(n_train, batch_size)
+    return full + (rest > 1)
+
+
+def lr_curve(config: TrainConfig, n_train: int) -> list[float]:
+    """The learning rate at every step of a run on `n_train` images."""
+    per_epoch = steps_per_epoch(n_train, config.batch_size)
+    total = per_epoch * config.epochs
+    return [
+        config.lr * lr_factor(config.schedule, s, total, per_epoch, config.step_every)
+        for s in range(total)
+    ]
+
+
+def compute_loss(
+    logits: torch.Tensor, y: torch.Tensor, config: TrainConfig, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy, or focal loss: cross-entropy scaled by (1 − p_true)^γ."""
+    ce = F.cross_entropy(
+        logits, y, weight=weight, label_smoothing=config.label_smoothing, reduction="none"
+    )
+    if config.loss == "focal":
+        p_true = torch.exp(-F.cross_entropy(logits.float(), y, reduction="none"))
+        ce = (1 - p_true).pow(config.focal_gamma) * ce
+    return ce.mean()
+
+
+@dataclass
+class _Batches:
+    """Shuffled uint8 batches, augmented on the run's stream, moved to the device, normalized."""
+
+    data: PreparedData
+    device: torch.device
+    config: TrainConfig
+    stream: RandomStream
+    gen: torch.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gen = torch.Generator().manual_seed(self.config.seed)
+        self.mean = torch.tensor(self.data.mean, device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(self.data.std, device=self.device).view(1, -1, 1, 1)
+        self.pin = self.device.type == "cuda"  # page-locked memory lets copies overlap compute
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=self.pin).float().div_(255)
+        return (x - self.mean) / self.std
+
+    def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self.data.train_x, self.data.train_y
+        order = torch.randperm(len(y), generator=self.gen)
+        aug, size = self.config.augmentation, self.config.batch_size
+        for idx in order[: steps_per_epoch(len(y), size) * size].split(size):
+            xb, yb = x[idx], y[idx]
+            if aug is not None:
+                with private_stream(self.stream):  # v2 transforms draw from the global generator
+                    xb = torch.stack([aug(img) for img in xb])
+            if self.pin:
+                xb, yb = xb.pin_memory(), yb.pin_memory()
+            yield self.normalize(xb), yb.to(self.device, non_blocking=self.pin)
+
+
+def _class_weights(y: torch.Tensor, k: int, device: torch.device) -> torch.Tensor:
+    counts = torch.bincount(y, minlength=k).float().clamp_min(1)
+    return (counts.sum() / (k * counts)).to(device)
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module, batches: _Batches, config: TrainConfig, weight: torch.Tensor | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy on the validation split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    x, y = batches.data.val_x, batches.data.val_y
+    total_loss, correct = 0.0, 0
+    for xb, yb in zip(x.split(256), y.split(256), strict=True):
+        logits = model(batches.normalize(xb)).float()
+        yb = yb.to(batches.device)
+        total_loss += compute_loss(logits, yb, config, weight).item() * len(yb)
+        correct += (logits.argmax(1) == yb).sum().item()
+    model.train(was_training)
+    return total_loss / len(y), correct / len(y)
+
+
+def _grad_norm(model: nn.Module) -> float:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item() if grads else 0.0
+
+
+def _autocast(device: torch.device):
+    if device.type != "cuda":
+        return torch.autocast("cpu", enabled=False), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+class _Loop:
+    """The state of one run: optimizer, schedule, counters and the best weights so far."""
+
+    def __init__(self, model: nn.Module, data: PreparedData, config: TrainConfig) -> None:
+        self.model, self.config = model, config
+        self.device = pick_device(config.device)
+        self.stream = RandomStream(config.seed, numpy=False)  # v2 and dropout use torch's alone
+        self.batches = _Batches(data, self.device, config, self.stream)
+        k = len(data.class_names)
+        self.weight = _class_weights(data.train_y, k, self.device) if config.class_weights else None
+        self.opt = OPTIMIZERS[config.optimizer](model.parameters(), config.lr, config.weight_decay)
+        self.per_epoch = steps_per_epoch(len(data.train_y), config.batch_size)
+        if self.per_epoch == 0:
+            raise TrainingError("one training image is too few to train on: add images")
+        # Dropout on the CPU draws from the global generator: run the forward on our stream.
+        # (On a GPU it draws from the device's generator, which the stream does not cover.)
+        draws = any(isinstance(m, RANDOM_MODULES) for m in model.modules())
+        self.forward_stream = draws and self.device.type == "cpu"
+        self.total = self.per_epoch * config.epochs
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._factor)
+        self.autocast, self.scaler = _autocast(self.device)
+        self.step = self.examples = 0
+        self.window = [0.0, 0, 0]  # loss sum, correct, count since the last report
+        self.epoch_sums = [0.0, 0, 0]
+        self.grad_norm = math.nan
+        self.start = self.last_time = time.perf_counter()
+        self.last_examples = 0
+        self.best: tuple[float, dict | None, int] = (math.inf, None, 0)
+        self.first_loss = self.last_loss = math.nan  # where the loss started and ended
+
+    def _factor(self, step: int) -> float:
+        c = self.config
+        return lr_factor(c.schedule, step, self.total, self.per_epoch, c.step_every)
+
+    def train_step(self, xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> None:
+        stream = private_stream(self.stream) if self.forward_stream else nullcontext()
+        with self.autocast, stream:
+            logits = _forward(self.model, xb)
+        loss = compute_loss(logits.float(), yb, self.config, self.weight)
+        value = loss.item()
+        if self.step == 0:
+            self.first_loss = value
+        if not math.isfinite(value):
+            lr = self.opt.param_groups[0]["lr"]
+            raise TrainingDiverged(
+                f"The loss became {value} at step {self.step + 1} (epoch {epoch}), so training "
+                f"stopped. The learning rate ({lr:.3g}) is probably too high: try {lr / 10:.3g}."
+            )
+        self.opt.zero_grad(set_to_none=True)
+        self._backward(loss)
+        self.sched.step()
+        self.step += 1
+        n, correct = len(yb), (logits.argmax(1) == yb).sum().item()
+        self.examples += n
+        for sums in (self.window, self.epoch_sums):
+            sums[0] += value * n
+            sums[1] += correct
+            sums[2] += n
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        scaler, clip = self.scaler, self.config.clip_grad
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(self.opt)
+        else:
+            loss.backward()
+        if clip > 0:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.grad_norm = norm.item() if (self.step + 1) % self.config.log_every == 0 else 0.0
+        elif (self.step + 1) % self.config.log_every == 0:
+            self.grad_norm = _grad_norm(self.model)
+        if scaler is not None:
+            scaler.step(self.opt)
+            scaler.update()
+        else:
+            self.opt.step()
+
+    def report(self, kind: str, epoch: int, sums: list, **extra) -> TrainMetrics:
+        now = time.perf_counter()
+        speed = (self.examples - self.last_examples) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_examples = now, self.examples
+        loss, acc = (sums[0] / sums[2], sums[1] / sums[2]) if sums[2] else (math.nan, math.nan)
+        if kind != "done" and math.isfinite(loss):
+            self.last_loss = loss
+        metrics = TrainMetrics(
+            kind,
+            epoch,
+            self.step,
+            self.total,
+            self.examples,
+            loss,
+            acc,
+            self.opt.param_groups[0]["lr"],
+            speed,
+            self.grad_norm,
+            now - self.start,
+            **extra,
+        )
+        sums[:] = [0.0, 0, 0]
+        return metrics
+
+    def end_epoch(self, epoch: int) -> TrainMetrics:
+        val_loss, val_acc = validate(self.model, self.batches, self.config, self.weight)
+        if val_loss < self.best[0]:
+            state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = (val_loss, state, epoch)
+        self.window = [0.0, 0, 0]
+        return self.report("epoch", epoch, self.epoch_sums, val_loss=val_loss, val_acc=val_acc)
+
+    def should_stop_early(self, epoch: int) -> bool:
+        return self.config.patience > 0 and epoch - self.best[2] >= self.config.patience
+
+    def diverged(self) -> bool:
+        """True when the loss ended clearly above the loss of the first step."""
+        return self.last_loss > DIVERGED_MARGIN * self.first_loss  # False while either is NaN
+
+    def finish(self, epoch: int, why: str) -> TrainMetrics:
+        diverged = self.diverged()
+        notes = [divergence_message(self.first_loss, self.last_loss, self.config.lr)] * diverged
+        if why:
+            notes.append(why)
+        _, state, best_epoch = self.best
+        if self.config.restore_best and state is not None and best_epoch != epoch:
+            self.model.load_state_dict(state)
+            notes.append(f"Restored the weights of epoch {best_epoch}, the best on validation.")
+        self.model.eval()
+        return self.report("done", epoch, [0.0, 0, 0], note=" ".join(notes), diverged=diverged)
+
+
+def divergence_message(first: float, last: float, lr: float) -> str:
+    """What a diverged run tells its user: where the loss went and a learning rate to try."""
+    return (
+        f"Training diverged: the loss ended at {last:.3g}, above where it started ({first:.3g}). "
+        f"The learning rate ({lr:g}) is probably too high: try {lr / 10:g}."
+    )
+
+
+def _forward(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    """The model's output, with PyTorch's batchnorm complaint turned into a plain sentence."""
+    try:
+        return model(xb)
+    except ValueError as err:
+        if "Expected more than 1 value per channel" not in str(err):
+            raise
+        raise TrainingError(
+            "Batchnorm needs more than one value per channel in each batch, and this batch "
+            "gives it one: use a batch size of 2 or more."
+        ) from None
+
+
+def train(
+    model: nn.Module,
+    data: PreparedData,
+    config: TrainConfig = TrainConfig(),
+    stop: threading.Event | None = None,
+) -> Iterator[TrainMetrics]:
+    """Train `model` in place on `data`, yielding reports; set `stop` to end within a batch.
+
+    Raises TrainingDiverged when the loss is NaN or infinite (the weights are not updated by
+    that step). The same seed, data and model give the same curves (on the CPU), whatever other
+    threads do meanwhile; torch's global random state is left as it was.
+    """
+    stop = stop or threading.Event()
+    loop = _Loop(model.to(pick_device(config.device)), data, config)
+    model.train()
+    epoch, why = 0, ""
+    for epoch in range(1, config.epochs + 1):
+        for xb, yb in loop.batches.epoch():
+            if stop.is_set():
+                break
+            loop.train_step(xb, yb, epoch)
+            if loop.step % config.log_every == 0:
+                yield loop.report("step", epoch, loop.window)
+        if stop.is_set():
+            why = f"Stopped at step {loop.step}."
+            break
+        yield loop.end_epoch(epoch)
+        if loop.should_stop_early(epoch):
+            why = f"Early stopping: no better validation loss for {config.patience} epochs."
+            break
+    yield loop.finish(epoch, why)
+
+
+def copy_model(model: nn.Module) -> nn.Module:
+    """An independent copy on the CPU, so a shared model is never trained."""
+    return copy.deepcopy(model).cpu()
