@@ -1,4 +1,7 @@
-"""Shared pytest set-up: browser tests are marked, and skipped or failed without a browser.
+"""Shared pytest set-up: the `open_page` AppTest fixture, and browser tests marked and skipped.
+
+`open_page("build")` starts the app the way a user does, from app.py, then switches to
+pages/build.py (see DESIGN.md: a page made the entry breaks `st.page_link`).
 
 Every test collected under tests/e2e gets the `browser` marker, so `-m "not browser"` leaves
 them out. A browser test needs the playwright package and Debian's Chromium; without them it is
@@ -10,14 +13,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "tests" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
+PAGE_TIMEOUT_S = 120  # AppTest's own default is 3 s; a page's first run imports torch
 
 # Under test, the frame's safety net shows the full exception under its apology, so a page's
 # bug still fails `assert not at.exception` (tests of the net itself unset this).
@@ -61,3 +68,36 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if browser_required():
         pytest.fail(f"REQUIRE_BROWSER=1 but {reason}", pytrace=False)
     pytest.skip(f"browser test skipped: {reason}")
+
+
+def start_page(
+    name: str | None = None,
+    *,
+    state: Mapping[str, Any] | None = None,
+    query_params: Mapping[str, str] | None = None,
+    timeout: float = PAGE_TIMEOUT_S,
+) -> AppTest:
+    """The app run once from app.py, then switched to pages/<name>.py (None: stay home).
+
+    `query_params` are set before the first run (a shared link); `state` is written into the
+    session after it, so it overrides the defaults `ui.frame` sets, and then the page runs.
+    """
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=timeout)
+    for key, value in (query_params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    if name is not None:
+        at.switch_page(f"pages/{name}.py")
+    if name is not None or state:
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    """`open_page(name, state=..., query_params=..., timeout=...)`: see `start_page`."""
+    return start_page

@@ -15,13 +15,8 @@ from ui.state import decode_spec, encode_spec
 
 
 @pytest.fixture
-def build_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    assert not at.exception
-    at.switch_page("pages/build.py").run()
-    assert not at.exception
-    return at
+def build_page(open_page) -> AppTest:
+    return open_page("build")
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -50,7 +45,7 @@ def test_every_preset_can_be_loaded(build_page, name):
 
 
 def test_editing_a_layer_changes_the_table_and_the_link(build_page):
-    version = build_page.session_state["build.version"]
+    version = build_page.session_state["_build.version"]
     build_page.number_input(key=f"build.{version}.0.out_channels").set_value(20).run()
     assert not build_page.exception
     spec = build_page.session_state["network"]
@@ -60,7 +55,7 @@ def test_editing_a_layer_changes_the_table_and_the_link(build_page):
 
 
 def test_an_invalid_edit_shows_the_reason_and_keeps_the_last_valid_network(build_page):
-    version = build_page.session_state["build.version"]
+    version = build_page.session_state["_build.version"]
     build_page.number_input(key=f"build.{version}.0.kernel_size").set_value(99).run()
     assert not build_page.exception
     assert any("Layer 1 (conv)" in e.value for e in build_page.error)
@@ -81,6 +76,18 @@ def test_layers_can_be_added_moved_and_removed(build_page):
     assert not build_page.exception
 
 
+def test_an_added_layer_that_would_break_the_network_is_refused_with_the_reason(open_page):
+    lenet = PRESETS["LeNet-5"].spec
+    flatten = [layer.type for layer in lenet.layers].index("flatten")
+    at = open_page("build", state={"network": lenet})
+    _select(at, flatten)
+    at.selectbox(key="build.new_type").select("conv").run()
+    at.button(key="build.add").click().run()
+    assert not at.exception
+    assert any(f"Layer {flatten + 2} (conv)" in e.value for e in at.error)
+    assert at.session_state["network"] == lenet
+
+
 def test_the_download_is_the_network_as_json(build_page):
     button = build_page.get("download_button")
     assert button, "no download buttons found"
@@ -88,31 +95,21 @@ def test_the_download_is_the_network_as_json(build_page):
     assert NetworkSpec.from_json(spec.to_json()) == spec
 
 
-def test_a_shared_link_opens_that_network():
+def test_a_shared_link_opens_that_network(open_page):
     spec = PRESETS["LeNet-5"].spec
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.query_params["net"] = encode_spec(spec)
-    at.run()
-    assert not at.exception
+    at = open_page(query_params={"net": encode_spec(spec)})
     assert at.session_state["network"] == spec
 
 
-def test_a_damaged_link_gives_a_message_and_the_default_network():
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.query_params["net"] = "not-a-network"
-    at.run()
-    assert not at.exception
+def test_a_damaged_link_gives_a_message_and_the_default_network(open_page):
+    at = open_page(query_params={"net": "not-a-network"})
     assert any("link" in e.value for e in at.error)
     assert at.session_state["network"] == PRESETS["TinyVGG (CNN Explainer)"].spec
 
 
-def _open_with(layers: list[dict], input_shape: list[int]) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.session_state["network"] = NetworkSpec.from_dict({"input": input_shape, "layers": layers})
-    at.switch_page("pages/build.py").run()
-    assert not at.exception
-    return at
+def _open_with(open_page, layers: list[dict], input_shape: list[int]) -> AppTest:
+    spec = NetworkSpec.from_dict({"input": input_shape, "layers": layers})
+    return open_page("build", state={"network": spec})
 
 
 def _latex(at: AppTest) -> list[str]:
@@ -120,13 +117,13 @@ def _latex(at: AppTest) -> list[str]:
 
 
 def _select(at: AppTest, index: int) -> None:
-    at.selectbox(key=f"build.{at.session_state['build.version']}.selected").set_value(index).run()
+    at.selectbox(key=f"build.{at.session_state['_build.version']}.selected").set_value(index).run()
     assert not at.exception
 
 
-def test_a_ceil_mode_pool_shows_its_dropped_window_and_never_says_rounds_down():
+def test_a_ceil_mode_pool_shows_its_dropped_window_and_never_says_rounds_down(open_page):
     pool = {"type": "maxpool", "kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}
-    at = _open_with([pool], [1, 5, 5])
+    at = _open_with(open_page, [pool], [1, 5, 5])
     size = fm.pool_output_size(5, 2, 2, 1, True)
     assert size.display in _latex(at) and size.latex.endswith("= 3")
     assert at.session_state["network"].output_shape == (1, 3, 3)
@@ -135,15 +132,15 @@ def test_a_ceil_mode_pool_shows_its_dropped_window_and_never_says_rounds_down():
     assert any("rounds 5/2 up, then drops that last window" in n for n in notes)
 
 
-def test_a_floor_pool_still_says_it_rounds_down_and_names_the_lost_cells():
-    at = _open_with([{"type": "maxpool", "kernel_size": 2}], [1, 5, 5])
+def test_a_floor_pool_still_says_it_rounds_down_and_names_the_lost_cells(open_page):
+    at = _open_with(open_page, [{"type": "maxpool", "kernel_size": 2}], [1, 5, 5])
     notes = " ".join(i.value for i in at.info)
     assert "rounds 3/2 down, so the last 1 cell(s) of this side are never read" in notes
 
 
-def test_same_padding_with_an_even_kernel_shows_1_left_2_right_and_keeps_64():
+def test_same_padding_with_an_even_kernel_shows_1_left_2_right_and_keeps_64(open_page):
     conv = {"type": "conv", "out_channels": 2, "kernel_size": 4, "padding": "same"}
-    at = _open_with([conv], [1, 64, 64])
+    at = _open_with(open_page, [conv], [1, 64, 64])
     latex = _latex(at)
     left, right = fm.same_padding(4)
     assert left.display in latex and right.display in latex
@@ -153,10 +150,8 @@ def test_same_padding_with_an_even_kernel_shows_1_left_2_right_and_keeps_64():
     assert "64 + 1 + 2" in size.latex and at.session_state["network"].output_shape[1] == 64
 
 
-def test_each_kind_of_tinyvgg_layer_shows_formulas_from_models_formulas():
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.switch_page("pages/build.py").run()
+def test_each_kind_of_tinyvgg_layer_shows_formulas_from_models_formulas(build_page):
+    at = build_page
     infos = analyze(at.session_state["network"])
     first_of_each_kind = {info.layer.type: info for info in reversed(infos)}
     for kind in ("conv", "maxpool", "linear"):  # conv, the first layer, is selected already

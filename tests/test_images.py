@@ -15,7 +15,6 @@ from models.data.images import (
     MAX_PIXELS,
     MAX_SIDE,
     ImageError,
-    image_to_png_bytes,
     load_image,
     preview_bytes,
     read_header,
@@ -285,13 +284,6 @@ def test_every_refusal_reads_as_a_sentence_for_a_person(data):
         load_image(data)
     message = str(caught.value)
     assert message[0].isupper() and message.endswith(".") and "Traceback" not in message
-
-
-def test_png_bytes_for_download_round_trip():
-    pixels = np.random.default_rng(3).integers(0, 256, (6, 4, 3), dtype=np.uint8)
-    data = image_to_png_bytes(Image.fromarray(pixels))
-    assert data.startswith(b"\x89PNG")
-    assert np.array_equal(np.asarray(load_image(data)), pixels)
 
 
 def _sidebar_picker() -> None:

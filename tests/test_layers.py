@@ -1,4 +1,5 @@
-"""Imports point one way: models/ knows nothing of the UI, viz/ nothing of Streamlit.
+"""Imports point one way: models/ knows nothing of the UI, viz/ nothing of Streamlit, ui/
+nothing of the pages, and no page imports another.
 
 The same rules as the project's layer checker, kept here so the test suite needs nothing
 outside this repository.
@@ -16,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN: dict[str, frozenset[str]] = {
     "models": frozenset({"streamlit", "plotly", "viz", "pages", "ui", "app"}),
     "viz": frozenset({"streamlit", "pages", "ui", "app"}),
+    "ui": frozenset({"pages", "app"}),
+    "pages": frozenset({"pages", "app"}),  # pages are scripts: what two share lives in ui/
 }
 
 
@@ -59,12 +62,13 @@ def layer_violations(root: Path) -> list[str]:
     return problems
 
 
-def test_models_and_viz_import_only_what_their_layer_allows():
+def test_models_viz_ui_and_pages_import_only_what_their_layer_allows():
     assert layer_violations(ROOT) == []
 
 
-def test_the_layers_being_checked_exist():
-    assert (ROOT / "models").is_dir() and (ROOT / "viz").is_dir()
+@pytest.mark.parametrize("layer", list(FORBIDDEN))
+def test_the_layers_being_checked_exist(layer):
+    assert any((ROOT / layer).rglob("*.py")), f"{layer}/ has no Python files to check"
 
 
 def write(root: Path, relative: str, source: str) -> None:
@@ -84,6 +88,10 @@ def write(root: Path, relative: str, source: str) -> None:
         ("models/sub/e.py", "from ...ui import frame\n", 1, "ui"),
         ("viz/f.py", "import streamlit.components.v1\n", 1, "streamlit"),
         ("viz/g.py", "from app import main\n", 1, "app"),
+        ("ui/h.py", "from pages import build\n", 1, "pages"),
+        ("ui/panels/i.py", "import app\n", 1, "app"),
+        ("pages/train.py", "from pages.build import restructure\n", 1, "pages"),
+        ("pages/j.py", "from . import build\n", 1, "pages"),
     ],
 )
 def test_checker_reports_an_import_that_crosses_a_layer(tmp_path, relative, source, line, name):
@@ -96,6 +104,8 @@ def test_checker_accepts_imports_that_point_down(tmp_path):
     write(tmp_path, "models/a.py", "import torch\nfrom .spec import NetworkSpec\n")
     write(tmp_path, "viz/b.py", "import plotly.graph_objects as go\nfrom models.x.spec import X\n")
     write(tmp_path, "viz/c.py", "from . import theme\n")
+    write(tmp_path, "ui/panels/d.py", "import streamlit as st\nfrom ui.results import forget\n")
+    write(tmp_path, "pages/e.py", "from ui import frame\nfrom ui.panels import e\nimport viz\n")
     assert layer_violations(tmp_path) == []
 
 

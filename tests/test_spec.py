@@ -291,3 +291,76 @@ def test_a_bad_link_raises_a_spec_error_in_plain_words(link, words):
     with pytest.raises(SpecError) as err:
         decode_spec(link)
     assert words in str(err.value)
+
+
+def _tiny() -> NetworkSpec:
+    return NetworkSpec.from_dict(
+        {
+            "input": [1, 8, 8],
+            "layers": [
+                _conv(out_channels=2),
+                {"type": "relu"},
+                {"type": "maxpool", "kernel_size": 2},
+            ],
+        }
+    )
+
+
+def _types(spec: NetworkSpec) -> list[str]:
+    return [layer.type for layer in spec.layers]
+
+
+@pytest.mark.parametrize(("i", "expected"), [(0, 0), (1, 1), (3, 3)])
+def test_insert_layer_puts_the_layer_at_its_index_and_keeps_the_rest(i, expected):
+    spec = _tiny()
+    edited = spec.insert_layer(i, LAYER_TYPES["batchnorm"]())
+    assert edited.layers[expected].type == "batchnorm"
+    assert edited.remove_layer(expected) == spec
+    assert _types(spec) == ["conv", "relu", "maxpool"], "the original is left as it was"
+
+
+def test_move_layer_moves_one_layer_and_keeps_the_others_in_order():
+    spec = _tiny()
+    assert _types(spec.move_layer(1, 0)) == ["relu", "conv", "maxpool"]
+    assert _types(spec.move_layer(0, 2)) == ["relu", "maxpool", "conv"]
+    assert spec.move_layer(1, 1) == spec
+
+
+def test_moving_a_layer_there_and_back_gives_the_same_network():
+    spec = _tiny()
+    for i in range(3):
+        for j in range(3):
+            assert spec.move_layer(i, j).move_layer(j, i) == spec
+
+
+def test_remove_and_replace_layer_edit_one_position():
+    spec = _tiny()
+    assert _types(spec.remove_layer(1)) == ["conv", "maxpool"]
+    assert _types(spec.remove_layer(0).remove_layer(0).remove_layer(0)) == []
+    wider = spec.replace_layer(0, LAYER_TYPES["conv"](out_channels=5, kernel_size=3))
+    assert wider.output_shape == (5, 3, 3) and wider.layers[1:] == spec.layers[1:]
+
+
+def test_an_edit_that_breaks_the_network_raises_spec_error_naming_the_layer():
+    spec = PRESETS["LeNet-5"].spec
+    flatten = _types(spec).index("flatten")
+    with pytest.raises(SpecError, match=rf"Layer {flatten + 2} \(conv\)"):
+        spec.insert_layer(flatten + 1, LAYER_TYPES["conv"](out_channels=4, kernel_size=3))
+    with pytest.raises(SpecError, match="Layer 1 \\(conv\\)"):
+        _tiny().replace_layer(0, LAYER_TYPES["conv"](out_channels=2, kernel_size=9))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.insert_layer(4, LAYER_TYPES["relu"]()),
+        lambda s: s.insert_layer(-1, LAYER_TYPES["relu"]()),
+        lambda s: s.remove_layer(3),
+        lambda s: s.move_layer(0, 3),
+        lambda s: s.move_layer(-1, 0),
+        lambda s: s.replace_layer(5, LAYER_TYPES["relu"]()),
+    ],
+)
+def test_an_index_out_of_range_raises_index_error(edit):
+    with pytest.raises(IndexError):
+        edit(_tiny())

@@ -17,7 +17,6 @@ SERIES = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca
 SEQUENTIAL = "Viridis"  # activations, magnitudes
 DIVERGING = "RdBu_r"  # signed values centred on zero (kernels, attributions with sign)
 HEAT = "Inferno"  # heatmaps over images
-GRAY = "Gray"
 
 # One colour per layer kind, for network diagrams and tables.
 LAYER_COLORS = {

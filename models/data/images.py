@@ -76,13 +76,6 @@ def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE) -> bytes:
     return buffer.getvalue()
 
 
-def image_to_png_bytes(img: Image.Image) -> bytes:
-    """The image as PNG file bytes, for a download button."""
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _open(source: bytes | IO[bytes]) -> Image.Image:
     """Read the header only; refuse files that are not images or claim too many pixels."""
     try:

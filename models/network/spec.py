@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import reprlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from models.errors import CNNLabError
@@ -480,6 +480,31 @@ class NetworkSpec:
     def output_shape(self) -> Shape:
         return self.shapes()[-1]
 
+    # Editing: each returns a new spec, validated like any other, so an edit that would break
+    # the network raises SpecError naming the layer and the reason. Indices count from 0.
+
+    def insert_layer(self, i: int, layer: LayerSpec) -> NetworkSpec:
+        """This network with `layer` put at position i (len(layers): at the end)."""
+        _check_index(i, len(self.layers) + 1)
+        return replace(self, layers=(*self.layers[:i], layer, *self.layers[i:]))
+
+    def remove_layer(self, i: int) -> NetworkSpec:
+        """This network without layer i."""
+        _check_index(i, len(self.layers))
+        return replace(self, layers=self.layers[:i] + self.layers[i + 1 :])
+
+    def move_layer(self, i: int, j: int) -> NetworkSpec:
+        """This network with layer i moved to position j, the others keeping their order."""
+        _check_index(i, len(self.layers))
+        _check_index(j, len(self.layers))
+        rest = self.layers[:i] + self.layers[i + 1 :]
+        return replace(self, layers=(*rest[:j], self.layers[i], *rest[j:]))
+
+    def replace_layer(self, i: int, layer: LayerSpec) -> NetworkSpec:
+        """This network with layer i replaced by `layer`."""
+        _check_index(i, len(self.layers))
+        return replace(self, layers=(*self.layers[:i], layer, *self.layers[i + 1 :]))
+
     def to_dict(self) -> dict[str, Any]:
         return {"input": list(self.input_shape), "layers": [ly.to_dict() for ly in self.layers]}
 
@@ -530,6 +555,11 @@ class NetworkSpec:
         except ValueError:  # Python refuses to read an integer of over 4,300 digits
             raise SpecError("a number in this JSON is too long (over 4,300 digits)") from None
         return cls.from_dict(data)
+
+
+def _check_index(i: int, n: int) -> None:
+    if not 0 <= i < n:  # a caller's bug, not the user's: no negative indices, no wrapping
+        raise IndexError(f"layer index {i} is out of range 0..{n - 1}")
 
 
 def _check_count(n: int) -> None:

@@ -1,0 +1,1 @@
+"""Speed and memory measurements against a baseline: `python -m benchmarks.<name>`."""

@@ -1,0 +1,1 @@
+"""Per-page panels: ui/panels/<page>.py serves pages/<page>.py."""
