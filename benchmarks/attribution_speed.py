@@ -6,25 +6,22 @@ every method then runs with its default settings (integrated gradients with 50 s
 prints the median time of each and its ratio to the baseline. Goal: integrated gradients with
 50 steps on TinyVGG under 0.5 s.
 
-    python benchmarks/attribution_speed.py [--repeats 3] [--models tinyvgg resnet18]
+    python -m benchmarks.attribution_speed [--repeats 3] [--models tinyvgg resnet18]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.timing import median_s  # noqa: E402
-from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
-from models.explain.attribution import ATTRIBUTION_METHODS, pixel_model  # noqa: E402
-from models.network.presets import PRESETS  # noqa: E402
-from models.zoo import build_zoo_model  # noqa: E402
+from benchmarks.timing import median_s
+from models.bundle import ModelBundle, untrained_bundle
+from models.explain.attribution import ATTRIBUTION_METHODS
+from models.explain.layers import pixel_model
+from models.network.presets import PRESETS
+from models.zoo import build_zoo_model
 
 
 def baseline(bundle: ModelBundle, x: torch.Tensor) -> None:

@@ -3,12 +3,13 @@ and place by place, beside Grad-CAM for the same class."""
 
 import streamlit as st
 
-from models.explain.attention import AttentionError, compute_attention, has_attention
+from models.errors import CNNLabError
+from models.explain.attention import has_attention
 from models.network.presets import PRESETS
 from ui import frame, state
 from ui.explain import target_picker
 from ui.model_picker import pick_model
-from viz import attention as aviz
+from ui.panels import attention as panel
 from viz.saliency import probabilities_figure
 
 PRESET = "Attention CNN (SE + CBAM)"
@@ -35,42 +36,31 @@ if not has_attention(bundle.model):
     st.button(f"Use the {PRESET} preset", key="attention.load_preset", on_click=use_preset)
     st.stop()
 
+image = state.current_image()
 try:
-    base = compute_attention(bundle, state.current_image())
-except (AttentionError, ValueError, RuntimeError) as err:
+    read = panel.gates(bundle, image)
+except (CNNLabError, ValueError, RuntimeError) as err:
     st.error(f"The attention weights could not be computed: {err}")
     st.stop()
 names = list(bundle.class_names)
 left, right = st.columns([1, 1])
 with left:
-    target = target_picker("attention", "Grad-CAM for the class", names, base.probabilities)
+    target = target_picker("attention", "Grad-CAM for the class", names, read.probabilities)
     st.page_link("pages/saliency.py", icon=":material/visibility:",
                  label="More explanations of one decision: the Saliency page")  # fmt: skip
-right.plotly_chart(probabilities_figure(names, base.probabilities, highlight=target),
+right.plotly_chart(probabilities_figure(names, read.probabilities, highlight=target),
                    key="attention.probs")  # fmt: skip
-result = base if target == base.target else compute_attention(bundle, state.current_image(),
-                                                               target)  # fmt: skip
 
 st.subheader("Where: spatial attention and Grad-CAM")
-if result.spatial:
-    st.caption("CBAM's spatial gate, upsampled to the image: 1 keeps a place, 0 silences it. "
-               "It is part of the network and does not depend on the class; Grad-CAM (right) "
-               "explains one class after the fact.")  # fmt: skip
-else:
-    st.caption("This network has only channel attention (squeeze-and-excitation); Grad-CAM "
-               "shows where the class evidence lies.")  # fmt: skip
-cam_title = f"Grad-CAM, {result.gradcam_maps} (after {result.gradcam_layer}): {names[target]}"
-st.plotly_chart(aviz.spatial_figure(result.image, list(result.spatial), result.gradcam,
-                                    cam_title), key="attention.spatial")  # fmt: skip
+try:
+    cam = panel.gradcam(bundle, image, read, target)
+except (CNNLabError, ValueError, RuntimeError) as err:
+    st.error(f"Grad-CAM could not be computed: {err}")
+    st.stop()
+panel.spatial_view(read, cam, names[target])
 
 st.subheader("Which: channel weights")
-st.caption("Each bar is the number one channel's whole map is multiplied by for this image. "
-           "Weights near 1 pass the channel on; weights near 0 mute it.")  # fmt: skip
-st.plotly_chart(aviz.channel_weights_figure(list(result.channel)), key="attention.channels")
-st.download_button("Channel weights (.csv)",
-                   "\n".join(f"{n},{i},{w:.6f}" for n, ws in result.channel
-                             for i, w in enumerate(ws)).encode(),
-                   "attention_weights.csv", "text/csv", key="attention.download")  # fmt: skip
+panel.channel_view(read)
 
 with st.expander("Go deeper"):
     st.markdown("Squeeze-and-excitation (Hu et al., 2018) squeezes each channel to its mean "

@@ -5,10 +5,10 @@ from pictures of the image."""
 import streamlit as st
 
 from models.explain import attribution as attr
-from models.explain.sanity import SIMILAR, sanity_check, weight_layers
 from ui import frame, state
-from ui.explain import method_settings, target_picker
+from ui.explain import target_picker
 from ui.model_picker import pick_model
+from ui.panels import saliency as panel
 from viz import saliency as sviz
 
 frame(
@@ -23,7 +23,6 @@ frame(
 st.page_link("pages/attention.py", icon=":material/psychology:",
              label="Saliency explains one decision after the fact; it is not attention. "
                    "Attention blocks are part of the network: see the Attention page.")  # fmt: skip
-ss = st.session_state
 bundle = pick_model("saliency")
 image = state.current_image()
 try:
@@ -43,49 +42,11 @@ with left:
 with right:
     st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target),
                     key="saliency.probs")  # fmt: skip
-requests = {}
-for name in chosen:
-    method = attr.ATTRIBUTION_METHODS[name]
-    with st.expander(f"{name}: settings"):
-        st.caption(method.about)
-        requests[name] = method_settings(method, bundle, "saliency")
-
-request = (id(bundle), id(image), target, repr(requests))
-done, results, _ = ss.get("_saliency.maps", (None, {}, None))
-new_subject = done is None or done[:2] != request[:2]  # another model or image: old maps lie
-if st.button("Explain", type="primary", key="saliency.run") or new_subject:
-    bar = st.progress(0.0, text="Attributing…")
-    done, results = None, {}
-    try:
-        results = attr.compute_attributions(bundle, x, int(target), requests, bar.progress)
-        done = request
-        ss["_saliency.maps"] = (done, results, (bundle, image))  # alive: their ids stay theirs
-    except attr.AttributionError as err:
-        st.error(str(err))
-    bar.empty()
-if done != request and results:
-    st.caption("The settings changed: press **Explain** to update the maps.")
-
-shown, sign_col, clip_col = st.columns([2, 2, 1])
-mode = shown.radio("Overlay", sviz.OVERLAYS, horizontal=True, key="saliency.overlay")
-sign = sign_col.radio("Sign", attr.SIGNS, index=2, horizontal=True, key="saliency.sign")
-pct = clip_col.slider("Clip at percentile", 80.0, 100.0, 99.0, 0.5, key="saliency.clip")
-heats = {name: attr.heatmap(r.map, sign, pct) for name, r in results.items()}
-pixels = x[0].permute(1, 2, 0).numpy()
-if heats:
-    st.plotly_chart(sviz.saliency_figure(pixels, heats, mode, sign == "all"),
-                    key="saliency.figure")  # fmt: skip
-    for name, r in results.items():
-        if r.completeness is not None:
-            st.caption(f"**{name}**, completeness: {r.completeness.sentence()}.")
-    pick = st.selectbox("Download the map of", list(heats), key="saliency.download_method")
-    png = sviz.png_bytes(sviz.overlay_rgb(pixels, heats[pick], mode, sign == "all"), upscale=4)
-    one, two = st.columns(2)
-    one.download_button("Overlay (.png)", png, "saliency.png", "image/png",
-                        key="saliency.download_png")  # fmt: skip
-    two.download_button("Raw map (.npy, C×H×W)", attr.npy_bytes(results[pick].map),
-                        "saliency.npy", key="saliency.download_npy")  # fmt: skip
-elif not chosen:
+requests = panel.settings_panel(chosen, bundle)
+pressed = st.button("Explain", type="primary", key="saliency.run")
+results = panel.maps(bundle, image, x, int(target), requests, pressed)
+panel.maps_view(x, results)
+if not chosen and not results:
     st.info("Pick at least one method.")
 
 st.subheader("Sanity check: randomize the weights")
@@ -94,31 +55,7 @@ st.markdown("A map that explains the network must change when the network's weig
             "from the output down to the input, and after each step every map is compared "
             "with the trained model's by Spearman's rank correlation ρ, of |map| (solid) and "
             "of the signed map (dotted), as Adebayo et al. (2018) do.")  # fmt: skip
-n_layers = len(weight_layers(bundle.model))
-if not 1 <= ss.get("saliency.top_k", 0) <= n_layers:
-    ss["saliency.top_k"] = n_layers  # a new model: all its layers, by default
-depth = n_layers
-if n_layers > 1:
-    depth = st.slider("Layers to randomize, from the output down", 1, n_layers,
-                      key="saliency.top_k")  # fmt: skip
-if st.button("Run the sanity check", key="saliency.sanity", disabled=not requests):
-    bar = st.progress(0.0, text="Randomizing layers and attributing again…")
-    try:
-        result = sanity_check(bundle, x, int(target), requests, depth, progress=bar.progress)
-        ss["_saliency.sanity"] = (request, result, (bundle, image))
-    except (attr.AttributionError, RuntimeError) as err:
-        st.error(f"The sanity check failed: {err}")
-    bar.empty()
-sanity = ss.get("_saliency.sanity")
-if sanity and sanity[0][:2] == request[:2]:
-    result = sanity[1]
-    st.plotly_chart(sviz.sanity_figure(list(result.steps), result.maps), key="saliency.cascade")
-    st.plotly_chart(sviz.correlation_figure(list(result.steps), result.rank_abs,
-                                            result.rank_signed, SIMILAR),
-                    key="saliency.rho")  # fmt: skip
-    for name in result.rank_abs:
-        alarm = result.complete and result.unchanged(name)
-        st.warning(result.verdict(name)) if alarm else st.info(result.verdict(name))
+panel.sanity_panel(bundle, image, x, int(target), requests)
 
 with st.expander("Go deeper"):
     st.markdown("Saliency is the gradient of the class score $S_c$ (a logit, before softmax) "

@@ -8,7 +8,7 @@ from PIL import Image
 from models.bundle import untrained_bundle
 from models.data.shapes import SHAPE_CLASSES
 from models.explain import adversarial as adv
-from models.explain.attribution import pixel_model
+from models.explain.layers import pixel_model
 from models.network.spec import NetworkSpec
 
 SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
@@ -119,3 +119,10 @@ def test_attacks_leave_the_shared_model_as_they_found_it(bundle):
     assert all(p.grad is None for p in bundle.model.parameters())
     kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     assert sum(len(getattr(m, k)) for m in bundle.model.modules() for k in kinds) == 0
+
+
+def test_an_fgsm_config_compares_equal_whatever_its_pgd_only_settings():
+    one = adv.AttackConfig("FGSM", 8, steps=5, step_size=3, random_start=False).effective()
+    assert one == adv.AttackConfig("FGSM", 8).effective()
+    pgd = adv.AttackConfig("PGD", 8, steps=5)
+    assert pgd.effective() == pgd != adv.AttackConfig("PGD", 8, steps=6).effective()

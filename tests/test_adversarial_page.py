@@ -7,13 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture
-def adversarial_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.session_state["adversarial.model"] = "Your model"  # no checkpoint file needed
-    at.switch_page("pages/adversarial.py").run()
-    assert not at.exception
-    return at
+def adversarial_page(open_page) -> AppTest:
+    # "Your model": no checkpoint file needed
+    return open_page("adversarial", state={"adversarial.model": "Your model"})
 
 
 def _chart(at: AppTest, name: str) -> dict:
@@ -64,3 +60,22 @@ def test_a_digits_model_is_measured_on_its_validation_split_not_on_all_digits(ad
     captions = [c.value for c in adversarial_page.caption if c.value.startswith("Attacked")]
     assert captions == ["Attacked: 50 digits from the validation split (20%, seed 0), never "
                         "trained on."]  # fmt: skip
+
+
+def test_a_display_only_slider_does_not_run_the_attack_again(adversarial_page, monkeypatch):
+    from models.explain import adversarial as adv
+
+    calls = []
+    real = adv.attack_image
+    monkeypatch.setattr(adv, "attack_image", lambda *a: calls.append(1) or real(*a))
+    adversarial_page.radio(key="adversarial.method").set_value("PGD").run()
+    assert len(calls) == 1
+    adversarial_page.slider(key="adversarial.amplify").set_value(30).run()
+    adversarial_page.slider(key="adversarial.eps_max").set_value(8).run()
+    assert not adversarial_page.exception and len(calls) == 1
+    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
+              ["annotations"]]  # fmt: skip
+    assert titles[1].startswith("Perturbation ×30")
+    adversarial_page.slider(key="adversarial.epsilon").set_value(4.0).run()
+    assert len(calls) == 2
+

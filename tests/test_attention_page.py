@@ -10,13 +10,9 @@ from ui.state import NETWORK
 
 
 @pytest.fixture
-def attention_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.session_state["attention.model"] = "Your model"  # no checkpoint file needed
-    at.switch_page("pages/attention.py").run()
-    assert not at.exception
-    return at
+def attention_page(open_page) -> AppTest:
+    # "Your model": no checkpoint file needed
+    return open_page("attention", state={"attention.model": "Your model"})
 
 
 def _chart_ids(at: AppTest) -> list[str]:
@@ -47,3 +43,19 @@ def test_the_attention_preset_shows_gates_and_grad_cam_for_another_class(attenti
     titles = [a["text"] for a in json.loads(spatial.proto.spec)["layout"]["annotations"]]
     assert titles[-1].startswith("Grad-CAM, relu4 (after conv4)")  # the maps after the ReLU
     assert any("attention.channels" in k for k in ids)
+
+
+def test_grad_cam_runs_once_per_class_not_on_every_rerun(attention_page, monkeypatch):
+    from models.explain import attention
+
+    calls = []
+    real = attention.gradcam_for
+    monkeypatch.setattr(attention, "gradcam_for", lambda *a: calls.append(a[-1]) or real(*a))
+    attention_page.session_state[NETWORK] = PRESETS["Attention CNN (SE + CBAM)"].spec
+    attention_page.run()
+    assert len(calls) == 1
+    other = attention_page.selectbox(key="attention.target").options[3]
+    attention_page.selectbox(key="attention.target").select(other).run()
+    assert not attention_page.exception and len(calls) == 2  # once for the new class
+    attention_page.run()
+    assert len(calls) == 2  # a rerun with the same inputs computes nothing

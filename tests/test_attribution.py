@@ -9,7 +9,7 @@ from torch import nn
 
 from models.bundle import untrained_bundle
 from models.explain import attribution as attr
-from models.explain import sanity
+from models.explain import layers, sanity
 from models.network.spec import NetworkSpec
 
 FAST = {"steps": 4, "samples": 3, "cells": 4, "window": 25}
@@ -61,7 +61,7 @@ def test_every_method_returns_a_finite_map_of_the_input_shape_and_leaves_all_as_
 
 def test_saliency_is_the_gradient_of_the_logit_with_respect_to_the_pixels(bundle, x):
     pixels = x.clone().requires_grad_(True)
-    logit = bundle.model(attr.Normalize(bundle.mean, bundle.std)(pixels))[0, 1]
+    logit = bundle.model(layers.Normalize(bundle.mean, bundle.std)(pixels))[0, 1]
     expected = torch.autograd.grad(logit, pixels)[0]
     got = attr.ATTRIBUTION_METHODS["Saliency"].attribute(bundle, x, 1)
     assert torch.allclose(got, expected, atol=1e-6)
@@ -69,7 +69,7 @@ def test_saliency_is_the_gradient_of_the_logit_with_respect_to_the_pixels(bundle
 
 def test_integrated_gradients_add_up_to_the_logit_difference_from_the_baseline(bundle, x):
     a = attr.ATTRIBUTION_METHODS["Integrated gradients"].attribute(bundle, x, 0, steps=128)
-    model = attr.pixel_model(bundle)
+    model = layers.pixel_model(bundle)
     with torch.no_grad():
         gap = model(x)[0, 0] - model(torch.zeros_like(x))[0, 0]
     assert float(a.sum()) == pytest.approx(float(gap), rel=0.02, abs=1e-4)
@@ -77,15 +77,15 @@ def test_integrated_gradients_add_up_to_the_logit_difference_from_the_baseline(b
 
 def test_the_relu_copy_has_one_fresh_relu_per_use_and_the_original_keeps_its_own(bundle, x):
     original = [m for m in bundle.model.modules() if isinstance(m, nn.ReLU)]
-    assert attr.reused_modules(attr.pixel_model(bundle), x) == ["net.cbam1.mlp.1"]
-    twin = attr.relu_copy(bundle, x)
+    assert layers.reused_modules(layers.pixel_model(bundle), x) == ["net.cbam1.mlp.1"]
+    twin = layers.relu_copy(bundle, x)
     relus = [m for m in twin.modules() if isinstance(m, nn.ReLU)]
     assert not any(m.inplace for m in relus)
     assert not any(r is o for r in relus for o in original)
-    assert isinstance(dict(twin.named_modules())["net.cbam1.mlp.1"], attr.PlainReLU)
-    assert attr.reused_modules(twin, x) == []
+    assert isinstance(dict(twin.named_modules())["net.cbam1.mlp.1"], layers.PlainReLU)
+    assert layers.reused_modules(twin, x) == []
     with torch.no_grad():
-        assert torch.allclose(twin(x), attr.pixel_model(bundle)(x))
+        assert torch.allclose(twin(x), layers.pixel_model(bundle)(x))
 
 
 def test_two_threads_on_one_shared_model_get_the_single_threaded_maps(bundle, x):
@@ -149,7 +149,7 @@ def test_the_grid_superpixels_cover_the_image_in_equal_cells():
 
 def _manual_grad_cam(bundle, x, target: int, layer: str) -> torch.Tensor:
     """Selvaraju et al.'s formula written out: ReLU(Σ_k mean(∂S/∂A^k) A^k), then upsampled."""
-    model = attr.pixel_model(bundle).eval()
+    model = layers.pixel_model(bundle).eval()
     saved = {}
     module = dict(bundle.model.named_modules())[layer]
     handle = module.register_forward_hook(lambda _m, _i, out: saved.__setitem__("a", out))
@@ -173,7 +173,7 @@ def test_grad_cam_reads_the_maps_after_the_relu_as_selvaraju_et_al_do(bundle, x)
 
 def test_the_rectified_maps_of_each_conv_are_found_by_following_its_output(bundle, x):
     net = bundle.model
-    where = {c: attr.rectified_layer(net, c, x) for c in attr.conv_layers(net)}
+    where = {c: layers.rectified_layer(net, c, x) for c in layers.conv_layers(net)}
     assert where == {"conv1": ("relu1", False), "res1.conv1": ("res1.relu1", False),
                      "res1.conv2": ("res1", False), "conv2": ("relu2", False)}  # fmt: skip
     assert _hooks(net) == 0
@@ -199,9 +199,9 @@ def test_a_shared_inplace_relu_is_read_at_its_block_or_at_the_next_layers_input(
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
                         SharedReluBlock(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                         nn.Linear(4, 3)).eval()  # fmt: skip
-    assert attr.rectified_layer(net, "0", x) == ("2", False)
-    assert attr.rectified_layer(net, "3.conv1", x) == ("3.conv2", True)
-    assert attr.rectified_layer(net, "3.conv2", x) == ("3", False)
+    assert layers.rectified_layer(net, "0", x) == ("2", False)
+    assert layers.rectified_layer(net, "3.conv1", x) == ("3.conv2", True)
+    assert layers.rectified_layer(net, "3.conv2", x) == ("3", False)
 
 
 def test_integrated_gradients_report_captums_convergence_delta_beside_the_map(bundle, x):
@@ -210,7 +210,7 @@ def test_integrated_gradients_report_captums_convergence_delta_beside_the_map(bu
     method = attr.ATTRIBUTION_METHODS["Integrated gradients"]
     coarse, check = method.compute(bundle, x, 1, steps=4)
     _, fine = method.compute(bundle, x, 1, steps=16)
-    model = attr.pixel_model(bundle)
+    model = layers.pixel_model(bundle)
     _, delta = IntegratedGradients(model).attribute(
         x, x * 0, target=1, n_steps=4, return_convergence_delta=True)  # fmt: skip
     with torch.no_grad():
@@ -228,7 +228,7 @@ def test_integrated_gradients_report_captums_convergence_delta_beside_the_map(bu
 
 
 def test_gradient_shap_multiplies_the_gradient_by_the_difference_from_the_baseline(bundle, x):
-    model = attr.pixel_model(bundle)
+    model = layers.pixel_model(bundle)
     gen = torch.Generator().manual_seed(0)
     shap = attr.gradient_shap(model, x, x * 0, 1, samples=100, noise=0.0, gen=gen)
     ig = attr.ATTRIBUTION_METHODS["Integrated gradients"].attribute(bundle, x, 1, steps=64)
@@ -326,10 +326,10 @@ def test_a_partial_sanity_check_says_which_layers_kept_their_weights(bundle, x):
 
 
 def test_the_verdict_calls_the_cut_off_ours_and_uses_it_only_after_a_full_cascade():
-    steps, layers = ("trained", "fc", "conv"), ("fc", "conv")
-    same = sanity.SanityResult(steps, layers, {"m": []}, {"m": [1.0, 0.9, 0.8]},
+    steps, randomized = ("trained", "fc", "conv"), ("fc", "conv")
+    same = sanity.SanityResult(steps, randomized, {"m": []}, {"m": [1.0, 0.9, 0.8]},
                                {"m": [1.0, 0.5, 0.2]})  # fmt: skip
-    changed = sanity.SanityResult(steps, layers, {"m": []}, {"m": [1.0, 0.3, 0.1]},
+    changed = sanity.SanityResult(steps, randomized, {"m": []}, {"m": [1.0, 0.3, 0.1]},
                                   {"m": [1.0, 0.1, 0.0]})  # fmt: skip
     assert same.unchanged("m") and "Our line: ρ ≥ 0.5" in same.verdict("m")
     assert "the paper draws none" in same.verdict("m")

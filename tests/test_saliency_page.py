@@ -10,14 +10,10 @@ from ui.state import NETWORK
 
 
 @pytest.fixture
-def saliency_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.session_state["saliency.model"] = "Your model"
-    at.session_state[NETWORK] = PRESETS["Dilated CNN"].spec  # no checkpoint was trained for it
-    at.switch_page("pages/saliency.py").run()
-    assert not at.exception
-    return at
+def saliency_page(open_page) -> AppTest:
+    # "Your model" with a network no checkpoint was trained for
+    state = {"saliency.model": "Your model", NETWORK: PRESETS["Dilated CNN"].spec}
+    return open_page("saliency", state=state)
 
 
 def _chart(at: AppTest, name: str) -> dict:
@@ -32,14 +28,12 @@ def test_the_page_opens_with_maps_of_the_default_methods(saliency_page):
     assert titles == ["Image", "Integrated gradients", "Grad-CAM"]
 
 
-def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
+def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there(open_page):
     from models.training.checkpoint import ROOT, SHIPPED
 
     if not (ROOT / SHIPPED["TinyVGG on shapes"]).is_file():
         pytest.skip("checkpoints/ has no TinyVGG (python -m models.training.pretrain)")
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.switch_page("pages/saliency.py").run()
+    at = open_page("saliency")
     # the default network is TinyVGG, so "your model" is the shipped checkpoint trained for it
     assert at.selectbox(key="saliency.model").value == "Your model"
     assert not at.exception and not any("has not been trained" in i.value for i in at.info)
@@ -48,16 +42,12 @@ def test_a_shipped_checkpoint_can_be_explained_when_its_file_is_there():
 
 
 @pytest.fixture
-def shipped_page() -> AppTest:
+def shipped_page(open_page) -> AppTest:
     from models.training.checkpoint import ROOT, SHIPPED
 
     if not (ROOT / SHIPPED["TinyVGG on shapes"]).is_file():
         pytest.skip("checkpoints/ has no TinyVGG (python -m models.training.pretrain)")
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.switch_page("pages/saliency.py").run()  # the default network: the shipped TinyVGG
-    assert not at.exception
-    return at
+    return open_page("saliency")  # the default network: the shipped TinyVGG
 
 
 def test_after_a_new_image_the_class_to_explain_is_the_new_answer(shipped_page):
@@ -109,3 +99,19 @@ def test_the_sanity_check_randomizes_every_layer_by_default(shipped_page):
     names = [trace["name"] for trace in rho["data"]]
     assert names == ["Saliency, |map|", "Saliency, signed"]
     assert len(rho["data"][0]["x"]) == n + 1
+
+
+def test_maps_are_remembered_by_value_and_kept_while_settings_change(saliency_page, monkeypatch):
+    from models.explain import attribution as attr
+
+    calls = []
+    real = attr.compute_attributions
+    monkeypatch.setattr(attr, "compute_attributions", lambda *a: calls.append(1) or real(*a))
+    saliency_page.radio(key="saliency.overlay").set_value("heatmap").run()
+    assert calls == []  # a display setting: the maps stay
+    saliency_page.multiselect(key="saliency.methods").set_value(["Saliency"]).run()
+    assert calls == [] and any("press **Explain**" in c.value for c in saliency_page.caption)
+    saliency_page.button(key="saliency.run").click().run()
+    assert not saliency_page.exception and len(calls) == 1
+    titles = [a["text"] for a in _chart(saliency_page, "saliency.figure")["layout"]["annotations"]]
+    assert titles == ["Image", "Saliency"]

@@ -24,22 +24,10 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from models.errors import CNNLabError
+from models.params import Param
 from models.rng import RandomStream, private_stream
 
 Size = tuple[int, int]  # (H, W) of the images the pipeline is built for
-
-
-@dataclass(frozen=True)
-class Param:
-    """One setting: a slider over [low, high] (or a choice among `options`)."""
-
-    name: str
-    label: str
-    default: Any
-    low: float = 0.0
-    high: float = 1.0
-    step: float | None = None
-    options: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +149,34 @@ class PipelineSpec:
     @property
     def active(self) -> tuple[StepSpec, ...]:
         return tuple(s for s in self.steps if s.enabled)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and dicts, for JSON: a run's settings can be saved and compared."""
+        steps = [
+            {"name": s.name, "values": dict(s.values), "p": s.p, "enabled": s.enabled}
+            for s in self.steps
+        ]
+        return {"steps": steps}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineSpec:
+        """The pipeline `to_dict` described; AugmentError for anything else."""
+        try:
+            steps = tuple(
+                StepSpec(
+                    s["name"],
+                    tuple(s.get("values", {}).items()),
+                    float(s.get("p", 1.0)),
+                    bool(s.get("enabled", True)),
+                )
+                for s in d["steps"]
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            raise AugmentError(f"not a pipeline description ({err!r})") from None
+        unknown = [s.name for s in steps if s.name not in AUGMENTATIONS]
+        if unknown:
+            raise AugmentError(f"unknown augmentation {unknown[0]!r}")
+        return cls(steps)
 
 
 DEFAULT_PIPELINE = PipelineSpec((

@@ -20,7 +20,7 @@ from models.bundle import ModelBundle
 from models.data import datasets as data
 from models.data.shapes import SHAPE_CLASSES
 from models.errors import CNNLabError
-from models.explain.attribution import PixelModel, guarded, pixel_model
+from models.explain.layers import PixelModel, guarded, pixel_model
 from models.inputs import bundle_pixels, images_to_pixels
 
 ATTACKS = ("FGSM", "PGD")
@@ -53,6 +53,13 @@ class AttackConfig:
             raise AttackError(f"steps must be between 1 and 1000, not {self.steps}")
         if not 0 < self.step_size <= 255:
             raise AttackError(f"the step size must be in (0, 255] (/255), not {self.step_size}")
+
+    def effective(self) -> AttackConfig:
+        """The same attack with the settings it ignores at their defaults (FGSM has no steps),
+        so two configs that attack alike compare equal."""
+        if self.method == "PGD":
+            return self
+        return AttackConfig(self.method, self.epsilon, seed=self.seed)
 
 
 def _gradient(model: PixelModel, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -149,6 +156,12 @@ class Robustness:
     agreement: tuple[float, ...]  # share of answers unchanged from the clean image
     data_name: str
     labels_match: bool  # whether the set's classes are the model's (accuracy means something)
+
+    def to_csv(self) -> str:
+        """`epsilon_255,accuracy,unchanged`, one row per ε."""
+        cols = zip(self.epsilons, self.accuracy, self.agreement, strict=True)
+        rows = "\n".join(f"{e},{a:.4f},{g:.4f}" for e, a, g in cols)
+        return f"epsilon_255,accuracy,unchanged\n{rows}"
 
 
 def digits_validation() -> data.ImageData:

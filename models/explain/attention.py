@@ -15,7 +15,8 @@ from torch import nn
 
 from models.bundle import ModelBundle
 from models.errors import CNNLabError
-from models.explain.attribution import ATTRIBUTION_METHODS, default_layer, guarded, rectified_layer
+from models.explain.attribution import ATTRIBUTION_METHODS, default_layer
+from models.explain.layers import guarded, rectified_layer
 from models.inputs import bundle_pixels, normalize_pixels
 from models.inspect.activations import hooked
 from models.network import blocks
@@ -29,6 +30,18 @@ GATES = {  # (block type, gate attribute) -> what the gate weighs
 
 class AttentionError(CNNLabError):
     """A network without attention blocks, or another reason a user can read."""
+
+
+@dataclass(frozen=True)
+class AttentionGates:
+    """What the gates chose for one image, and where Grad-CAM reads: nothing about a class."""
+
+    image: np.ndarray  # (H, W, C) in [0, 1], as the model sees it
+    probabilities: np.ndarray  # (K,)
+    channel: tuple[tuple[str, np.ndarray], ...]  # (gate name, (C,) weights in [0, 1])
+    spatial: tuple[tuple[str, np.ndarray], ...]  # (gate name, (H, W) map at the image's size)
+    gradcam_layer: str  # the conv whose maps Grad-CAM reads
+    gradcam_maps: str  # where they are read, after the activation: a module's output
 
 
 @dataclass(frozen=True)
@@ -64,9 +77,8 @@ def _spatial(gate_out: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     return up[0, 0].numpy()  # (H, W)
 
 
-def compute_attention(bundle: ModelBundle, image: Image.Image,
-                      target: int | None = None) -> AttentionResult:  # fmt: skip
-    """Run the image once with the gates recorded; Grad-CAM for `target` (default: prediction)."""
+def read_gates(bundle: ModelBundle, image: Image.Image) -> AttentionGates:
+    """Run the image once with the gates recorded, and find where Grad-CAM reads its maps."""
     gates = attention_gates(bundle.model)
     if not gates:
         raise AttentionError("this network has no squeeze-and-excitation or CBAM block")
@@ -78,14 +90,32 @@ def compute_attention(bundle: ModelBundle, image: Image.Image,
             logits = model(inputs)  # eval mode: batchnorm before a gate uses its averages
         layer = default_layer(model)
         maps, of_input = rectified_layer(model, layer, inputs)
-    probs = torch.softmax(logits, dim=1)[0].numpy()
-    target = int(probs.argmax()) if target is None else target
     size = tuple(x.shape[2:])
-    channel = tuple((n, outputs[n][0].numpy()) for n, k in gates.items()
-                    if k == "channel")  # fmt: skip
-    spatial = tuple((n, _spatial(outputs[n], size)) for n, k in gates.items()
-                    if k == "spatial")  # fmt: skip
-    cam = ATTRIBUTION_METHODS["Grad-CAM"].attribute(bundle, x, target, layer=layer)
-    pixels = x[0].permute(1, 2, 0).numpy()
+    channel = tuple((n, outputs[n][0].numpy()) for n, k in gates.items() if k == "channel")
+    spatial = tuple((n, _spatial(outputs[n], size)) for n, k in gates.items() if k == "spatial")
     where = f"the input of {maps}" if of_input else maps
-    return AttentionResult(pixels, probs, target, channel, spatial, cam[0, 0].numpy(), layer, where)
+    pixels = x[0].permute(1, 2, 0).numpy()
+    probs = torch.softmax(logits, dim=1)[0].numpy()
+    return AttentionGates(pixels, probs, channel, spatial, layer, where)
+
+
+def gradcam_for(bundle: ModelBundle, gates: AttentionGates, target: int) -> np.ndarray:
+    """Grad-CAM (H, W) for `target`, at the layer `read_gates` found, on the same pixels."""
+    x = torch.from_numpy(gates.image).permute(2, 0, 1)[None].contiguous()  # (1, C, H, W)
+    cam = ATTRIBUTION_METHODS["Grad-CAM"].attribute(bundle, x, target, layer=gates.gradcam_layer)
+    return cam[0, 0].numpy()
+
+
+def compute_attention(bundle: ModelBundle, image: Image.Image,
+                      target: int | None = None) -> AttentionResult:  # fmt: skip
+    """The gates and Grad-CAM for `target` (default: the prediction), in one result."""
+    gates = read_gates(bundle, image)
+    target = int(gates.probabilities.argmax()) if target is None else target
+    return AttentionResult(gates.image, gates.probabilities, target, gates.channel,
+                           gates.spatial, gradcam_for(bundle, gates, target),
+                           gates.gradcam_layer, gates.gradcam_maps)  # fmt: skip
+
+
+def channel_weights_csv(channel: tuple[tuple[str, np.ndarray], ...]) -> str:
+    """The channel weights as CSV rows `gate,channel,weight`."""
+    return "\n".join(f"{n},{i},{w:.6f}" for n, ws in channel for i, w in enumerate(ws))

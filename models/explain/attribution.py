@@ -13,11 +13,8 @@ which every session shares.
 
 from __future__ import annotations
 
-import copy
 import io
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +26,16 @@ from torch import nn
 
 from models.bundle import ModelBundle
 from models.errors import CNNLabError
+from models.explain.layers import (
+    PixelModel,
+    conv_layers,
+    guarded,
+    pixel_model,
+    rectified_layer,
+    relu_copy,
+)
 from models.inputs import bundle_pixels
-from models.inspect.activations import ACTIVATION_TYPES
-from models.network import blocks
+from models.params import Param
 
 SIGNS = ("positive", "negative", "absolute", "all")
 MAX_BATCH = 32  # internal batch size: bounds memory for steps, samples and windows
@@ -39,35 +43,6 @@ MAX_BATCH = 32  # internal batch size: bounds memory for steps, samples and wind
 
 class AttributionError(CNNLabError):
     """An attribution that cannot be computed, with a reason a user can read."""
-
-
-class Normalize(nn.Module):
-    """(x − mean) / std per channel, as a module so gradients flow back to pixels."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-class PixelModel(nn.Module):
-    """A network fed [0, 1] pixels: `normalize`, then `net` (the bundle's model, not a copy)."""
-
-    def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
-        super().__init__()
-        self.normalize = Normalize(mean, std)
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(x))
-
-
-def pixel_model(bundle: ModelBundle, net: nn.Module | None = None) -> PixelModel:
-    """The bundle's model (or `net`) fed [0, 1] pixels."""
-    return PixelModel(bundle.model if net is None else net, bundle.mean, bundle.std)
 
 
 def prepare_pixels(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
@@ -78,148 +53,10 @@ def prepare_pixels(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
     return bundle_pixels(bundle, image)
 
 
-@contextmanager
-def guarded(bundle: ModelBundle) -> Iterator[nn.Module]:
-    """Hold the bundle's lock with its model in eval mode; restore each module's mode after."""
-    with bundle.lock:
-        modes = [(m, m.training) for m in bundle.model.modules()]
-        bundle.model.eval()
-        try:
-            yield bundle.model
-        finally:
-            for module, mode in modes:
-                module.training = mode
-
-
 def predict(bundle: ModelBundle, x: torch.Tensor) -> np.ndarray:
     """Softmax probabilities (N, K) for pixels x (N, C, H, W) in [0, 1]."""
     with guarded(bundle), torch.no_grad():
         return torch.softmax(pixel_model(bundle)(x), dim=1).numpy()
-
-
-class PlainReLU(nn.Module):
-    """max(0, x) without being an `nn.ReLU`: Captum's ReLU rules leave it alone."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x)
-
-
-def _replace(root: nn.Module, pick: Callable[[str, nn.Module], nn.Module | None]) -> None:
-    for parent_name, parent in list(root.named_modules(remove_duplicate=False)):
-        for name, child in list(parent.named_children()):
-            new = pick(f"{parent_name}.{name}".lstrip("."), child)
-            if new is not None:
-                setattr(parent, name, new)
-
-
-def reused_modules(net: nn.Module, x: torch.Tensor) -> list[str]:
-    """Names of the ReLU modules that run more than once in one forward pass of `net`."""
-    calls: dict[str, int] = {}
-    handles = [m.register_forward_hook(lambda *_, n=n: calls.__setitem__(n, calls.get(n, 0) + 1))
-               for n, m in net.named_modules() if isinstance(m, nn.ReLU)]  # fmt: skip
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sorted(name for name, count in calls.items() if count > 1)
-
-
-def relu_copy(bundle: ModelBundle, x: torch.Tensor) -> PixelModel:
-    """A private pixel model with a fresh, non-inplace `nn.ReLU` per use.
-
-    DeepLift and guided backprop keep state per ReLU module and rewrite its gradient, so one
-    module used twice in a forward (torchvision's ResNet blocks; the MLP that CBAM runs on two
-    pooled vectors) would mix two calls. Such a module becomes a `PlainReLU`, which those
-    rules treat as an ordinary function.
-    """
-    net = copy.deepcopy(bundle.model).eval()
-    _replace(net, lambda _n, m: nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else None)
-    shared = set(reused_modules(pixel_model(bundle, net), x))
-    _replace(net, lambda n, m: PlainReLU() if f"net.{n}" in shared else None)
-    for p in net.parameters():
-        p.requires_grad_(False)  # the copy only passes gradients on to the pixels
-    return pixel_model(bundle, net)
-
-
-def conv_layers(model: nn.Module) -> list[str]:
-    """The names of the model's 2-D convolutions over features, input side first.
-
-    CBAM's own 2→1 conv over pooled statistics is left out: it makes a gate, not features.
-    """
-    gates = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, blocks.CBAM))
-    return [n for n, m in model.named_modules()
-            if isinstance(m, nn.Conv2d) and not n.startswith(gates)]  # fmt: skip
-
-
-PASS_THROUGH = (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.Identity)  # keep a conv's maps
-RECTIFIERS = (*ACTIVATION_TYPES, PlainReLU)
-
-
-def _trace(net: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple, Any]]:
-    """(name, inputs, output) of every module call of one forward pass, in the order they end."""
-    calls: list[tuple[str, tuple, Any]] = []
-    handles = [m.register_forward_hook(lambda _m, i, o, n=n: calls.append((n, i, o)))
-               for n, m in net.named_modules() if n]  # fmt: skip
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls  # holds every tensor, so `is` below compares live objects
-
-
-def rectified_layer(net: nn.Module, conv: str, x: torch.Tensor) -> tuple[str, bool]:
-    """Where `conv`'s maps are read after their activation: (module name, read at its input).
-
-    Selvaraju et al. (2017) read a layer's rectified maps, so Grad-CAM here does too. From the
-    conv, the output is followed through batchnorm and dropout to the activation that takes it,
-    and read at that activation's output. An activation module used more than once in a pass
-    (torchvision's ResNet blocks) is read instead at the output of the innermost block that
-    returns its result, or at the input of the module that consumes it. Where no activation
-    takes the maps alone (a residual sum comes first), the innermost block around the conv is
-    read; a conv followed by no activation is read as it is.
-    """
-    modules = dict(net.named_modules())
-    calls = _trace(net, x)
-    counts = Counter(name for name, _, _ in calls)
-    at = next((i for i, (name, _, _) in enumerate(calls) if name == conv), None)
-    if at is None:
-        return conv, False
-    maps = calls[at][2]
-    for i in range(at + 1, len(calls)):
-        name, inputs, out = calls[i]
-        if not inputs or inputs[0] is not maps:
-            continue
-        if isinstance(modules[name], PASS_THROUGH):
-            maps = out
-        elif isinstance(modules[name], RECTIFIERS):
-            if counts[name] == 1:
-                return name, False
-            for later, later_in, later_out in calls[i + 1 :]:
-                if counts[later] == 1 and (later_out is out or (later_in and later_in[0] is out)):
-                    return later, later_out is not out
-            return conv, False
-        else:
-            break
-    around = [n for n in modules if n and conv.startswith(f"{n}.") and counts[n] == 1]
-    return max(around, key=len, default=conv), False
-
-
-@dataclass(frozen=True)
-class Param:
-    """One setting of a method, described as data so a page can make its widget."""
-
-    key: str
-    label: str
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    choices: tuple[str, ...] = ()  # for a choice; a "layer" is chosen among conv_layers()
-    kind: str = "float"  # "int", "float", "choice" or "layer"
 
 
 @dataclass(frozen=True)
@@ -301,7 +138,7 @@ class Method:
     needs_relu_copy: bool = False
 
     def defaults(self, bundle: ModelBundle | None = None) -> dict[str, Any]:
-        values = {p.key: p.default for p in self.params}
+        values = {p.name: p.default for p in self.params}
         if "layer" in values and bundle is not None:
             values["layer"] = default_layer(bundle.model)
         return values
@@ -318,6 +155,9 @@ class Method:
             raise AttributionError(f"there is no class {target}; the model has "
                                    f"{len(bundle.class_names)} classes")  # fmt: skip
         values = self.defaults(bundle) | settings
+        for p in self.params:
+            if p is not LAYER:  # a layer is checked against the model by `Job.layer`
+                values[p.name] = p.check(values[p.name])
         x = x.detach().clone()
         with guarded(bundle):
             model = relu_copy(bundle, x) if self.needs_relu_copy else pixel_model(bundle)
@@ -490,13 +330,13 @@ def _simple(cls: type, **kw: Any) -> Runner:
     return lambda job: cls(job.model).attribute(job.x, target=job.target, **kw)
 
 
-STEPS = Param("steps", "Integration steps", 32, 2, 200, 1, kind="int")
-SAMPLES = Param("samples", "Noisy samples", 10, 2, 100, 1, kind="int")
-NOISE = Param("noise", "Noise std (share of the pixel range)", 0.15, 0.0, 1.0, 0.01)
-SEED = Param("seed", "Random seed", 0, 0, 10_000, 1, kind="int")
-BASELINE = Param("baseline", "Baseline image x′", "black", choices=("black", "gray", "white"),
-                 kind="choice")  # fmt: skip
-LAYER = Param("layer", "Convolution layer (its maps after the activation)", "", kind="layer")
+STEPS = Param("steps", "Integration steps", 32, 2, 200, 1, typed=True)
+SAMPLES = Param("samples", "Noisy samples", 10, 2, 100, 1, typed=True)
+NOISE = Param("noise", "Noise std (share of the pixel range)", 0.15, 0.0, 1.0, 0.01, typed=True)
+SEED = Param("seed", "Random seed", 0, 0, 10_000, 1, typed=True)
+BASELINE = Param("baseline", "Baseline image x′", "black", options=("black", "gray", "white"))
+# The layer's options are the model's conv layers (`conv_layers`), filled in by the page.
+LAYER = Param("layer", "Convolution layer (its maps after the activation)", "")
 
 ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
     Method("Saliency", "The gradient of the class score with respect to each pixel: how fast "
@@ -508,7 +348,7 @@ ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
            "(Sundararajan, Taly and Yan, 2017).", _ig, (STEPS, BASELINE)),
     Method("SmoothGrad (integrated gradients)", "Integrated gradients of noisy copies of the "
            "image, averaged (Smilkov et al., 2017).", _smoothgrad_ig,
-           (SAMPLES, NOISE, SEED, Param("steps", "Integration steps", 8, 2, 50, 1, kind="int"))),
+           (SAMPLES, NOISE, SEED, Param("steps", "Integration steps", 8, 2, 50, 1, typed=True))),
     Method("SmoothGrad (saliency)", "The gradient averaged over noisy copies of the image: "
            "less speckle (Smilkov et al., 2017).", _smoothgrad_saliency, (SAMPLES, NOISE, SEED)),
     Method("Input × gradient", "Each pixel's value times its gradient (Shrikumar et al., 2016).",
@@ -526,12 +366,12 @@ ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
            "averaged over samples: x̃ a noisy copy of the image, x′ drawn from black, white and "
            "random baselines. It adds up to the score difference only on average "
            "(Lundberg and Lee, 2017).",
-           _gradient_shap, (Param("samples", "Samples", 20, 2, 200, 1, kind="int"), NOISE,
+           _gradient_shap, (Param("samples", "Samples", 20, 2, 200, 1, typed=True), NOISE,
                             SEED)),  # fmt: skip
     Method("Occlusion", "Cover a square patch with the baseline, slide it, and see how much "
            "the score falls (Zeiler and Fergus, 2014).", _occlusion,
-           (Param("window", "Window (% of the image side)", 15, 3, 50, 1, kind="int"),
-            Param("stride", "Stride (% of the window)", 50, 10, 100, 5, kind="int"), BASELINE)),
+           (Param("window", "Window (% of the image side)", 15, 3, 50, 1, typed=True),
+            Param("stride", "Stride (% of the window)", 50, 10, 100, 5, typed=True), BASELINE)),
     Method("Grad-CAM", "A conv layer's maps after their ReLU, weighted by their mean gradient "
            "and summed; negatives cut, then upsampled to the image (Selvaraju et al., 2017).",
            _gradcam, (LAYER,)),
@@ -539,7 +379,7 @@ ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
            "detail (Selvaraju et al., 2017).", _guided_gradcam, (LAYER,), needs_relu_copy=True),
     Method("Feature ablation (superpixels)", "Replace one grid cell at a time with the "
            "baseline and see how much the score falls (Captum's feature ablation).", _ablation,
-           (Param("cells", "Cells per side", 8, 2, 32, 1, kind="int"), BASELINE)),
+           (Param("cells", "Cells per side", 8, 2, 32, 1, typed=True), BASELINE)),
     Method("Layer activation", "How strongly a conv layer fires at each place, after its "
            "activation (mean over its channels): not about any class.", _layer_activation,
            (LAYER,)),
