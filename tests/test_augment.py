@@ -67,8 +67,15 @@ def test_five_grids_for_one_seed_are_identical_while_another_session_trains():
 
 
 def test_the_traced_steps_draw_and_apply_exactly_what_the_compose_does():
-    names = ["Random resized crop", "Horizontal flip", "Rotation", "Perspective",
-             "Colour jitter", "Random erasing", "Solarize"]  # fmt: skip
+    names = [
+        "Random resized crop",
+        "Horizontal flip",
+        "Rotation",
+        "Perspective",
+        "Colour jitter",
+        "Random erasing",
+        "Solarize",
+    ]
     spec = aug.PipelineSpec(tuple(aug.StepSpec(n, p=0.6) for n in names))
     x = torch.randint(0, 256, (3, 37, 53), dtype=torch.uint8)
     transforms = [aug.build_step(s, (37, 53)) for s in spec.active]
@@ -82,8 +89,9 @@ def test_the_traced_steps_draw_and_apply_exactly_what_the_compose_does():
 
 
 def test_the_notes_show_the_parameters_each_sample_drew():
-    spec = aug.PipelineSpec((aug.StepSpec("Rotation", (("degrees", 30),)),
-                             aug.StepSpec("Horizontal flip", p=0.0)))  # fmt: skip
+    spec = aug.PipelineSpec(
+        (aug.StepSpec("Rotation", (("degrees", 30),)), aug.StepSpec("Horizontal flip", p=0.0))
+    )
     grid = aug.sample_grid(_odd_image("RGB"), spec, n=3, seed=0)
     for rotation, flip in grid.notes:
         angle = float(rotation.split("angle=")[1])
@@ -94,7 +102,8 @@ def test_the_notes_show_the_parameters_each_sample_drew():
 def test_switched_off_steps_are_left_out_and_an_empty_pipeline_is_refused():
     spec = aug.PipelineSpec((aug.StepSpec("Invert", enabled=False),))
     assert aug.sample_grid(_odd_image("RGB"), spec, n=1).images[0].tolist() == (
-        np.asarray(_odd_image("RGB")).tolist())  # fmt: skip
+        np.asarray(_odd_image("RGB")).tolist()
+    )
     with pytest.raises(aug.AugmentError, match="empty"):
         aug.build_pipeline(spec, (8, 8))
 

@@ -5,16 +5,15 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from models.data.augment import PipelineSpec
+
 STEPS = "_augmentation.steps"
+GRID = "_augmentation.grid"  # (the inputs' key, the samples drawn)
 
 
 @pytest.fixture
-def aug_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.switch_page("pages/augmentation.py").run()
-    assert not at.exception
-    return at
+def aug_page(open_page) -> AppTest:
+    return open_page("augmentation", timeout=60)
 
 
 def _grid_urls(at: AppTest) -> list[str]:
@@ -51,12 +50,19 @@ def test_steps_can_be_added_reordered_switched_off_and_removed(aug_page):
     assert "RandomResizedCrop" not in aug_page.code[0].value
 
 
-def test_use_in_training_saves_a_compose_for_the_train_page(aug_page):
-    from torchvision.transforms import v2
-
+def test_use_in_training_saves_the_pipeline_spec_for_the_train_page(aug_page):
     aug_page.button(key="augmentation.use").click().run()
-    assert isinstance(aug_page.session_state["augmentation.pipeline"], v2.Compose)
+    saved = aug_page.session_state["augmentation.pipeline"]
+    assert isinstance(saved, PipelineSpec) and saved.steps[0].name == "Random resized crop"
     assert aug_page.success
+
+
+def test_the_grid_is_remembered_by_value_and_redrawn_when_the_pipeline_changes(aug_page):
+    key, grid = aug_page.session_state[GRID]
+    aug_page.slider(key="augmentation.exp_epochs").set_value(3).run()  # not an input of the grid
+    assert aug_page.session_state[GRID][1] is grid
+    aug_page.toggle(key="augmentation.s1.on").set_value(False).run()
+    assert aug_page.session_state[GRID][0] != key
 
 
 def test_switching_every_step_off_says_the_pipeline_is_empty(aug_page):

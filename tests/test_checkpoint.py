@@ -185,8 +185,9 @@ def _declaring(sizes: list[int]) -> bytes:
     for i, size in enumerate(sizes):
         name = f"archive/data/{i}".encode()
         fields = (0, 0, 0, 0, size, size, len(name), 0)  # method, time, date, CRC, sizes, names
-        header = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, *fields, 0, 0, 0, 0,
-                             out.tell())  # fmt: skip
+        header = struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, *fields, 0, 0, 0, 0, out.tell()
+        )
         central.append(header + name)
         out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, *fields) + name)
     start = out.tell()
@@ -267,7 +268,7 @@ def _with_tensor(key: str, value) -> dict:
             torch.zeros(3, 9),
             r"'fc1.weight' has shape \(3, 9\) in the file, the "
             r"network needs \(3, 8\)",
-        ),  # fmt: skip
+        ),
         ("fc1.bias", None, "do not fit the network.*missing 'fc1.bias'"),
         ("fc9.bias", torch.zeros(3), "do not fit the network.*unexpected 'fc9.bias'"),
         ("conv1.weight", [0.0] * 18, "'conv1.weight' is not a named tensor"),

@@ -150,3 +150,60 @@ def test_a_diverged_run_finishes_flagged_and_hands_over_no_model(lr, diverged):
     assert snap.status == FINISHED and snap.diverged is diverged
     assert (job.bundle() is None) is diverged
     assert ("Training diverged" in snap.note) is diverged
+
+
+def test_an_ended_job_owns_its_result_and_hands_over_the_same_one_every_time():
+    job = TrainingJob(
+        build_model(TINY), toy_data(64), TrainConfig(epochs=2, batch_size=16), TINY, "tiny"
+    )
+    assert job.result() is None  # not started: nothing to hand over yet
+    assert job.start().join(timeout=60)
+    result = job.result()
+    assert result is job.result() and result.bundle.token == job.bundle().token
+    assert result.evaluation.confusion.sum() == len(job.data.val_y)
+    assert result.metrics["validation_accuracy"] == result.evaluation.accuracy
+    assert [e["epoch"] for e in result.metrics["epochs"]] == [1, 2]
+    assert TrainConfig(**{**result.metrics["config"], "augmentation": None}) == job.config
+
+
+def test_two_jobs_have_their_own_ids():
+    a, b = (TrainingJob(build_model(TINY), toy_data(32), TrainConfig(), TINY, "t") for _ in "ab")
+    assert a.id != b.id
+
+
+def _jobs_script() -> None:
+    """A page that submits named jobs through ui.jobs and records what its live panel sees."""
+    import streamlit as st
+
+    from models.network.build import build_model
+    from models.training.engine import TrainConfig
+    from models.training.jobs import TrainingJob
+    from tests.test_train import TINY, toy_data
+    from ui import jobs
+
+    config = TrainConfig(epochs=1, batch_size=16)
+    if st.button("Go", key="go"):
+        for name in ("exp/a", "exp/b", "other"):
+            job = TrainingJob(build_model(TINY), toy_data(32), config, TINY, name)
+            jobs.submit(name, job)
+    st.session_state["names"] = list(jobs.my_jobs("exp/"))
+    ended = st.session_state.setdefault("ended", [])
+    jobs.live_panel(
+        "exp/", lambda runs: st.caption(f"{len(runs)} runs"), lambda n, j: ended.append(n)
+    )
+
+
+def test_ui_jobs_keeps_named_jobs_lists_them_by_prefix_and_ends_each_once():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_jobs_script, default_timeout=60)
+    at.run()
+    at.button(key="go").click().run()
+    assert at.session_state["names"] == ["exp/a", "exp/b"]
+    deadline = time.monotonic() + 60
+    while len(at.session_state["ended"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    at.run()
+    assert sorted(at.session_state["ended"]) == ["exp/a", "exp/b"]  # once each, not per rerun
+    assert not at.exception and at.caption[0].value == "2 runs"

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 
+from models.data.augment import DEFAULT_PIPELINE, PipelineSpec, StepSpec
 from models.data.datasets import PreparedData, channel_stats
 from models.network.build import build_model
 from models.network.spec import NetworkSpec
@@ -71,7 +72,7 @@ TINY_BATCHNORM = NetworkSpec.from_dict(
         ],
     }
 )
-FLIPS = v2.RandomVerticalFlip()  # keeps the class of a left/right "halves" image
+FLIPS = PipelineSpec((StepSpec("Vertical flip", p=0.5),))  # keeps a left/right image's class
 
 
 def halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,20 +298,38 @@ def test_focal_loss_with_gamma_zero_is_cross_entropy_and_smaller_otherwise():
     assert compute_loss(logits, y, TrainConfig(loss="focal", focal_gamma=2.0)) < ce
 
 
-def test_augmentation_transform_sees_every_training_image_once_per_epoch():
+def test_augmentation_transform_sees_every_training_image_once_per_epoch(monkeypatch):
     calls = []
 
     def record(img: torch.Tensor) -> torch.Tensor:
         calls.append(img.shape)
         return img
 
-    config = TrainConfig(
-        epochs=2,
-        batch_size=16,
-        augmentation=v2.Compose([v2.RandomHorizontalFlip(p=0.5), v2.Lambda(record)]),
-    )
+    def built(spec: PipelineSpec, size) -> v2.Compose:
+        assert spec == FLIPS and size == (8, 8)  # the engine builds the run's spec at its size
+        return v2.Compose([v2.RandomHorizontalFlip(p=0.5), v2.Lambda(record)])
+
+    monkeypatch.setattr("models.training.engine.build_pipeline", built)
+    config = TrainConfig(epochs=2, batch_size=16, augmentation=FLIPS)
     list(train(build_model(TINY), toy_data(48), config))
     assert len(calls) == 96 and set(calls) == {torch.Size([1, 8, 8])}
+
+
+def test_a_config_round_trips_through_json_with_its_pipeline():
+    config = TrainConfig(epochs=3, lr=3e-4, schedule="cosine", augmentation=DEFAULT_PIPELINE)
+    text = config.to_json()
+    assert TrainConfig.from_json(text) == config
+    assert '"Random resized crop"' in text
+    assert TrainConfig.from_json(TrainConfig().to_json()) == TrainConfig()
+
+
+def test_a_config_holds_a_pipeline_description_not_a_callable():
+    with pytest.raises(TrainConfigError, match="PipelineSpec"):
+        TrainConfig(augmentation=v2.RandomVerticalFlip())
+    with pytest.raises(TrainConfigError, match="not a training config"):
+        TrainConfig.from_json("[1, 2]")
+    with pytest.raises(TrainConfigError, match="learning rate"):
+        TrainConfig.from_json('{"lr": 0}')
 
 
 def test_evaluate_counts_a_confusion_matrix_that_matches_accuracy():

@@ -4,6 +4,8 @@ upload is read once; a diverged run says so."""
 from __future__ import annotations
 
 import time
+import uuid
+from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,15 +14,13 @@ from models.bundle import ModelBundle
 from models.network.build import build_model
 from models.training.checkpoint import to_bytes
 from tests.test_train import TINY
-from ui.training import CHECKPOINT_CACHE
+
+CHECKPOINT = "_train.checkpoint"  # (inputs' key, (bundle or None, error or None))
 
 
-def _open() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def page(open_page) -> AppTest:
+    return open_page("train")
 
 
 def _wait_until_ended(at: AppTest, timeout: float = 30) -> None:
@@ -47,24 +47,24 @@ def _tiny(at: AppTest) -> None:
     assert not at.exception, at.exception
 
 
-def test_train_page_opens_with_shapes_and_tinyvgg_ready_to_start():
-    at = _open()
+def test_train_page_opens_with_shapes_and_tinyvgg_ready_to_start(page):
+    at = page
     assert at.title[0].value == "Train"
     assert at.selectbox(key="train.data_source").value.startswith("Shapes")
     assert not at.button(key="train.start").disabled
     assert not at.warning  # TinyVGG and the shapes fit each other
 
 
-def test_random_flips_are_on_for_shapes_and_off_for_digits():
-    at = _open()
+def test_random_flips_are_on_for_shapes_and_off_for_digits(page):
+    at = page
     assert at.checkbox(key="train.flips.True").value is True
     at.selectbox(key="train.data_source").set_value("Digits (built in)").run()
     assert not at.exception
     assert at.checkbox(key="train.flips.False").value is False  # a flipped 3 is not a 3
 
 
-def test_training_starts_polls_and_stops_from_the_page():
-    at = _open()
+def test_training_starts_polls_and_stops_from_the_page(page):
+    at = page
     _tiny(at)
     at.number_input(key="train.epochs").set_value(50).run()
     at.button(key="train.start").click().run()
@@ -82,33 +82,33 @@ def test_training_starts_polls_and_stops_from_the_page():
 
 
 @pytest.mark.parametrize("source", ["MNIST"])
-def test_offline_download_shows_a_plain_message(source, tmp_path, monkeypatch):
+def test_offline_download_shows_a_plain_message(source, tmp_path, monkeypatch, open_page):
     monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
-    at = _open()
+    at = open_page("train")
     at.selectbox(key="train.data_source").set_value(source).run()
     at.button(key="train.load_tv").click().run()
     assert not at.exception, at.exception
     assert any("built-in" in e.value for e in at.error), [e.value for e in at.error]
 
 
-def test_an_uploaded_checkpoint_is_read_once_and_reused_on_every_rerun():
+def test_an_uploaded_checkpoint_is_read_once_and_reused_on_every_rerun(page):
     tiny = ModelBundle(
         build_model(TINY), "tiny", (1, 8, 8), ("left", "right"), (0.5,), (0.25,), TINY
     )
-    at = _open()
+    at = page
     _upload(at, "tiny.pt", to_bytes(tiny))
-    (file_id, spec), bundle, error = at.session_state[CHECKPOINT_CACHE]
-    assert error is None and bundle.spec == TINY and isinstance(file_id, str)
+    key, (bundle, error) = at.session_state[CHECKPOINT]
+    assert error is None and bundle.spec == TINY
     at.run()
     at.number_input(key="train.epochs").set_value(3).run()
-    assert at.session_state[CHECKPOINT_CACHE][1] is bundle  # not read again
+    assert at.session_state[CHECKPOINT][1][0] is bundle  # not read again
     _upload(at, "again.pt", to_bytes(tiny))  # a new upload has a new id: read once more
-    assert at.session_state[CHECKPOINT_CACHE][0][0] != file_id
-    assert at.session_state[CHECKPOINT_CACHE][1] is not bundle
+    assert at.session_state[CHECKPOINT][0] != key
+    assert at.session_state[CHECKPOINT][1][0] is not bundle
 
 
-def test_a_broken_checkpoint_upload_says_why_on_every_rerun_without_a_traceback():
-    at = _open()
+def test_a_broken_checkpoint_upload_says_why_on_every_rerun_without_a_traceback(page):
+    at = page
     _upload(at, "broken.pt", b"this is not a checkpoint")
     first = [e.value for e in at.error]
     assert first and first[0].startswith("broken.pt: ")
@@ -116,8 +116,8 @@ def test_a_broken_checkpoint_upload_says_why_on_every_rerun_without_a_traceback(
     assert [e.value for e in at.error] == first and not at.exception
 
 
-def test_a_run_that_diverges_says_so_with_a_tenth_of_the_rate():
-    at = _open()
+def test_a_run_that_diverges_says_so_with_a_tenth_of_the_rate(page):
+    at = page
     at.selectbox(key="train.data_source").set_value("Digits (built in)")
     at.radio(key="train.model_source").set_value("A preset").run()
     at.selectbox(key="train.preset").set_value("ConvNetJS MNIST")
@@ -129,3 +129,18 @@ def test_a_run_that_diverges_says_so_with_a_tenth_of_the_rate():
     assert not at.exception, at.exception
     warnings = [w.value for w in at.warning]
     assert any("Training diverged" in w and "try 0.1" in w for w in warnings), warnings
+
+
+def test_a_finished_run_becomes_the_sessions_model_and_shows_its_own_scores(page):
+    at = page
+    _tiny(at)
+    at.number_input(key="train.epochs").set_value(1).run()
+    at.button(key="train.start").click().run()
+    _wait_until_ended(at)
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric] == ["Validation accuracy"]
+    trained = at.session_state["model"]
+    assert trained.name == "ConvNetJS MNIST" and trained.trained
+    at.session_state["model"] = replace(trained, token=uuid.uuid4().hex)  # as if re-uploaded
+    at.run()  # another bundle, even of the same weights, is not described by this run's scores
+    assert not at.metric

@@ -23,8 +23,13 @@ def mix_figure(result: MixResult, columns: int = 4) -> go.Figure:
         r, c = divmod(i, columns)
         titles[2 * r * columns + c] = f"original {i}"
         titles[(2 * r + 1) * columns + c] = result.label(i)
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles,
-                        vertical_spacing=0.08, horizontal_spacing=0.02)  # fmt: skip
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=titles,
+        vertical_spacing=0.08,
+        horizontal_spacing=0.02,
+    )
     for i in range(n):
         r, c = divmod(i, columns)
         fig.add_trace(go.Image(z=result.originals[i]), row=2 * r + 1, col=c + 1)
@@ -48,11 +53,20 @@ def experiment_figure(runs: Mapping[str, Sequence[TrainMetrics]]) -> go.Figure:
             for col, metric in ((1, "loss"), (2, "acc")):
                 x, y = _epochs(history, f"{split}_{metric}")
                 label = f"{name} · {'training' if split == 'train' else 'validation'}"
-                fig.add_trace(go.Scatter(
-                    x=x, y=y, name=label, legendgroup=label, showlegend=col == 1,
-                    mode="lines+markers", line={"color": colour, "dash": dash},
-                    hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
-                ), row=1, col=col)  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        name=label,
+                        legendgroup=label,
+                        showlegend=col == 1,
+                        mode="lines+markers",
+                        line={"color": colour, "dash": dash},
+                        hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
     fig.update_xaxes(title_text="epoch", gridcolor=theme.MUTED)
     fig.update_yaxes(gridcolor=theme.MUTED)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)

@@ -30,8 +30,11 @@ class MixResult:
     def label(self, i: int) -> str:
         """The two largest shares of image i's target, like "0.62 star + 0.38 ring"."""
         top = np.argsort(-self.targets[i])[:2]
-        return " + ".join(f"{self.targets[i, k]:.2f} {self.class_names[k]}" for k in top
-                          if self.targets[i, k] > 0.005)  # fmt: skip
+        return " + ".join(
+            f"{self.targets[i, k]:.2f} {self.class_names[k]}"
+            for k in top
+            if self.targets[i, k] > 0.005
+        )
 
 
 def mix_batch(kind: str, alpha: float = 1.0, n: int = 8, seed: int = 0) -> MixResult:
@@ -56,13 +59,19 @@ def mix_batch(kind: str, alpha: float = 1.0, n: int = 8, seed: int = 0) -> MixRe
 
 # ---------------------------------------------------------------- the experiment
 
-EXPERIMENT_NET = {"input": [3, 32, 32], "layers": [
-    {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool", "kernel_size": 2},
-    {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool", "kernel_size": 2}, {"type": "flatten"},
-    {"type": "linear", "out_features": 10},
-]}  # fmt: skip
+EXPERIMENT_NET = {
+    "input": [3, 32, 32],
+    "layers": [
+        {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"type": "relu"},
+        {"type": "maxpool", "kernel_size": 2},
+        {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1},
+        {"type": "relu"},
+        {"type": "maxpool", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -74,8 +83,9 @@ class ExperimentConfig:
     seed: int = 0  # fixes the data, the split, the initial weights and the augmentation
 
 
-def experiment_jobs(pipeline: PipelineSpec, config: ExperimentConfig = ExperimentConfig(),
-                    slots=None) -> dict:  # fmt: skip
+def experiment_jobs(
+    pipeline: PipelineSpec, config: ExperimentConfig = ExperimentConfig(), slots=None
+) -> dict:
     """Two training jobs, ready to start: the same small network on the same shapes, without
     and with the pipeline (`models.training.jobs.TrainingJob`, run in background threads)."""
     from models.data.datasets import prepare, shapes
@@ -86,11 +96,19 @@ def experiment_jobs(pipeline: PipelineSpec, config: ExperimentConfig = Experimen
 
     spec = NetworkSpec.from_dict(EXPERIMENT_NET)
     data = prepare(shapes(config.n_images, config.seed), spec.input_shape, 0.3, config.seed)
-    augment = build_pipeline(pipeline, spec.input_shape[1:])
+    build_pipeline(pipeline, spec.input_shape[1:])  # an AugmentError now, not in the thread
     jobs = {}
-    for name, aug in (("without augmentation", None), ("with the pipeline", augment)):
-        train = TrainConfig(config.epochs, config.batch_size, "Adam", config.lr,
-                            augmentation=aug, seed=config.seed, log_every=2)  # fmt: skip
-        jobs[name] = TrainingJob(build_model(spec, seed=config.seed), data, train, spec, name,
-                                 slots)  # fmt: skip
+    for name, aug in (("without augmentation", None), ("with the pipeline", pipeline)):
+        train = TrainConfig(
+            config.epochs,
+            config.batch_size,
+            "Adam",
+            config.lr,
+            augmentation=aug,
+            seed=config.seed,
+            log_every=2,
+        )
+        jobs[name] = TrainingJob(
+            build_model(spec, seed=config.seed), data, train, spec, name, slots
+        )
     return jobs

@@ -175,9 +175,15 @@ def from_bytes(data: bytes, fallback_spec: NetworkSpec | None = None) -> ModelBu
         names = tuple(f"class {i}" for i in range(k))
         model = _load_state(build_model(fallback_spec, seed=0), payload)
         return ModelBundle(
-            model, "uploaded weights", fallback_spec.input_shape, names, (0.5,) * c,
-            (0.25,) * c, fallback_spec, trained=True,
-        )  # fmt: skip
+            model,
+            "uploaded weights",
+            fallback_spec.input_shape,
+            names,
+            (0.5,) * c,
+            (0.25,) * c,
+            fallback_spec,
+            trained=True,
+        )
     raise CheckpointError("this is a PyTorch file, but not a CNN Lab checkpoint or a state dict")
 
 

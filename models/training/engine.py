@@ -13,6 +13,8 @@ where it started is flagged as diverged; a NaN or infinite loss stops it.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import math
 import threading
 import time
@@ -23,15 +25,15 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms import v2
 
+from models.data.augment import PipelineSpec, StepSpec, build_pipeline
 from models.data.datasets import PreparedData
 from models.device import pick_device
 from models.errors import CNNLabError
 from models.rng import RandomStream, private_stream
 
 # Flips keep a shape's class (every class looks the same mirrored), so they are free extra data.
-RANDOM_FLIPS = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()])
+RANDOM_FLIPS = PipelineSpec((StepSpec("Horizontal flip", p=0.5), StepSpec("Vertical flip", p=0.5)))
 
 OPTIMIZERS: dict[str, Callable] = {
     "SGD + momentum": lambda p, lr, wd: torch.optim.SGD(p, lr, momentum=0.9, weight_decay=wd),
@@ -44,9 +46,14 @@ SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "one-cycle")
 LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
 # Modules that draw from the global generator in training mode (their masks or slopes).
 RANDOM_MODULES = (
-    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-    nn.FeatureAlphaDropout, nn.RReLU,
-)  # fmt: skip
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    nn.RReLU,
+)
 DIVERGED_MARGIN = 1.1  # diverged: the loss ends above this × its first; 1.1 leaves room for noise
 
 
@@ -75,7 +82,7 @@ class TrainConfig:
     loss: str = "cross-entropy"  # or "focal", which down-weights easy examples
     focal_gamma: float = 2.0  # the focal loss's γ (Lin et al., 2017); 0 is cross-entropy
     class_weights: bool = False  # weight classes by 1/frequency, for imbalanced data
-    augmentation: Callable | None = None  # a torchvision v2 transform for each training image
+    augmentation: PipelineSpec | None = None  # built into a v2 transform for each train image
     patience: int = 0  # epochs without a better validation loss before stopping; 0: never
     restore_best: bool = True  # end with the weights of the best validation epoch
     clip_grad: float = 0.0  # largest gradient norm; 0: no clipping
@@ -97,10 +104,36 @@ class TrainConfig:
             (0 <= self.focal_gamma <= 10, "focal γ must be between 0 and 10"),
             (self.patience >= 0 and self.clip_grad >= 0, "patience and clipping must be ≥ 0"),
             (self.log_every >= 1, "log_every must be at least 1"),
+            (
+                self.augmentation is None or isinstance(self.augmentation, PipelineSpec),
+                "augmentation must be a PipelineSpec (models.data.augment) or None",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise TrainConfigError(message)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The settings as JSON, so a run can be saved, shown and compared."""
+        fields = dataclasses.asdict(self)
+        fields["augmentation"] = self.augmentation.to_dict() if self.augmentation else None
+        return json.dumps(fields, indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """The config `to_json` wrote; TrainConfigError names what is wrong with other text."""
+        try:
+            fields = json.loads(text)
+            known = {f.name for f in dataclasses.fields(cls)}
+            if not isinstance(fields, dict) or not set(fields) <= known:
+                raise TrainConfigError(f"not a training config: its settings are {sorted(known)}")
+            if fields.get("augmentation") is not None:
+                fields["augmentation"] = PipelineSpec.from_dict(fields["augmentation"])
+            return cls(**fields)
+        except CNNLabError:
+            raise
+        except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+            raise TrainConfigError(f"not a training config: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -186,6 +219,8 @@ class _Batches:
         self.mean = torch.tensor(self.data.mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(self.data.std, device=self.device).view(1, -1, 1, 1)
         self.pin = self.device.type == "cuda"  # page-locked memory lets copies overlap compute
+        spec, size = self.config.augmentation, tuple(self.data.train_x.shape[-2:])
+        self.augment = build_pipeline(spec, size) if spec is not None else None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=self.pin).float().div_(255)
@@ -194,7 +229,7 @@ class _Batches:
     def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.data.train_x, self.data.train_y
         order = torch.randperm(len(y), generator=self.gen)
-        aug, size = self.config.augmentation, self.config.batch_size
+        aug, size = self.augment, self.config.batch_size
         for idx in order[: steps_per_epoch(len(y), size) * size].split(size):
             xb, yb = x[idx], y[idx]
             if aug is not None:

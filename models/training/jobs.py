@@ -9,10 +9,12 @@ message, anything else becomes a short apology while its traceback goes to the s
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +25,7 @@ from models.errors import CNNLabError
 from models.network.build import build_model
 from models.network.spec import NetworkSpec
 from models.training.engine import TrainConfig, TrainMetrics, copy_model, train
+from models.training.evaluate import EvalResult, evaluate, misclassified
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ENDED = (FINISHED, STOPPED, FAILED)
@@ -51,8 +54,24 @@ class JobSnapshot:
         return self.latest is not None and self.latest.diverged
 
 
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a finished run hands over: the model, its validation scores and the run's record."""
+
+    bundle: ModelBundle  # the trained model, ready to be the session's model
+    evaluation: EvalResult  # on the validation split
+    misclassified: list  # (image, "true → predicted") pairs from `evaluate.misclassified`
+    metrics: dict[str, Any]  # data name, validation accuracy and per-epoch figures, for JSON
+
+
+EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
 class TrainingJob:
-    """Train `model` on `data` in a daemon thread; `stop()` ends it within a batch."""
+    """Train `model` on `data` in a daemon thread; `stop()` ends it within a batch.
+
+    `id` names this run (a uuid): pages match a result to its job by it, never by `id()`.
+    """
 
     def __init__(
         self,
@@ -69,6 +88,10 @@ class TrainingJob:
         self._stop = threading.Event()
         self._history: list[TrainMetrics] = []
         self._status, self._error, self._note = QUEUED, None, ""
+        self.id = uuid.uuid4().hex
+        self._result: TrainingResult | None = None
+        self._result_done = False  # the result (or that there is none) is known
+        self._result_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"train-{name}", daemon=True)
 
     def start(self) -> TrainingJob:
@@ -94,18 +117,33 @@ class TrainingJob:
             return JobSnapshot(self._status, tuple(self._history), self._error, self._note)
 
     def bundle(self) -> ModelBundle | None:
-        """The trained model as a bundle once the run has ended with some training done.
+        """The trained model once the run has ended with some training done (see `result`)."""
+        result = self.result()
+        return result.bundle if result is not None else None
 
-        None for a run that failed, diverged or ended before its first epoch: such a model is
-        no improvement on the one the session had.
+    def result(self) -> TrainingResult | None:
+        """The run's model, evaluated on validation, once it has ended with training done.
+
+        None while it runs, and for a run that failed, diverged or ended before its first
+        epoch: such a model is no improvement on the one the session had. Computed once; every
+        later call returns the same result (and the same bundle, with the same token).
         """
-        snap = self.snapshot()
+        with self._result_lock:
+            if not self._result_done:
+                snap = self.snapshot()
+                if snap.status not in ENDED:
+                    return None
+                self._result, self._result_done = self._make_result(snap), True
+            return self._result
+
+    def _make_result(self, snap: JobSnapshot) -> TrainingResult | None:
         if snap.status not in (FINISHED, STOPPED) or snap.diverged:
             return None
-        if not any(m.kind == "epoch" for m in snap.history):
+        epochs = [m for m in snap.history if m.kind == "epoch"]
+        if not epochs:
             return None
         d = self.data
-        return ModelBundle(
+        bundle = ModelBundle(
             self.model.cpu().eval(),
             self.name,
             self.spec.input_shape if self.spec else tuple(d.train_x.shape[1:]),
@@ -115,6 +153,15 @@ class TrainingJob:
             self.spec,
             trained=True,
         )
+        scores = evaluate(bundle.model, d.val_x, d.val_y, d.mean, d.std, len(d.class_names))
+        wrong = misclassified(d.val_x, d.val_y, scores.predictions, d.class_names)
+        metrics = {
+            "data": d.name,
+            "validation_accuracy": scores.accuracy,
+            "config": json.loads(self.config.to_json()),
+            "epochs": [{k: getattr(m, k) for k in EPOCH_FIELDS} for m in epochs],
+        }
+        return TrainingResult(bundle, scores, wrong, metrics)
 
     def _set(self, **fields) -> None:
         with self._lock:

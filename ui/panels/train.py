@@ -1,35 +1,45 @@
-"""Streamlit glue for the Train page: the session's job, the server-wide cap and live panels.
+"""The Train page's panels: data, model and settings controls, the live run and its results.
 
-The job lives in a session-scoped `st.cache_resource`, so closing the tab releases it and its
-`on_release` stops the thread. A global `st.cache_resource` holds the semaphore that caps how
-many trainings run at once on the server. The live panel is a fragment that reruns itself every
-half second while the job runs and reruns the whole page once when it ends (DESIGN.md).
-Uploads are parsed once, keyed by the upload's id, and reused on every rerun.
+Uploads are parsed once per upload (keyed by its `file_id`) through `ui.results`, and reused
+on every rerun. The run itself is a named job in `ui.jobs`; its result (model, validation
+scores, mistakes, metrics) is owned by the job (`TrainingJob.result()`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import streamlit as st
+from torch import nn
 
 from models.bundle import ModelBundle
-from models.data.datasets import ImageData, digits, shapes
+from models.data.datasets import ImageData, adapt_spec, check_fit, digits, shapes
 from models.data.downloads import TORCHVISION_SETS, load_torchvision
 from models.data.zipdata import load_zip
-from models.device import available_devices
+from models.device import available_devices, device_name, pick_device
 from models.errors import CNNLabError
 from models.network.presets import PRESETS
-from models.network.spec import NetworkSpec
-from models.training.checkpoint import SHIPPED, CheckpointError, from_bytes
-from models.training.engine import LOSSES, OPTIMIZERS, RANDOM_FLIPS, SCHEDULES, TrainConfig
-from models.training.jobs import ENDED, JobSnapshot, TrainingJob
-from ui import state
-from ui.model_picker import shipped_model  # shared read-only: training copies it
+from models.network.spec import NetworkSpec, SpecError
+from models.training.checkpoint import SHIPPED, CheckpointError, from_bytes, to_bytes
+from models.training.engine import (
+    LOSSES,
+    OPTIMIZERS,
+    RANDOM_FLIPS,
+    SCHEDULES,
+    TrainConfig,
+    lr_curve,
+    steps_per_epoch,
+)
+from models.training.evaluate import predict_image
+from models.training.jobs import FAILED, JobSnapshot, TrainingJob, TrainingResult
+from ui import results, state
+from ui.shared_models import shipped_model  # shared read-only: training copies it
+from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
 
+PAGE = "train"
+JOBS = "train/"  # the page's jobs in `ui.jobs` are named with this prefix
+JOB = JOBS + "run"  # its one job
 DATA_SOURCES = ("Shapes (built in)", "Digits (built in)", *TORCHVISION_SETS, "Your zip of folders")
 MODEL_SOURCES = (
     "Your current network",
@@ -38,64 +48,9 @@ MODEL_SOURCES = (
     "Upload a checkpoint",
 )
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-POLL_S = 0.5
-CHECKPOINT_CACHE = "_train_ckpt"  # ((file_id, fallback spec), bundle or None, error or None)
-ZIP_CACHE = "_train_zip"  # (file_id, (data, skipped) or None, error or None)
+CHECKPOINT = "checkpoint"  # `_train.checkpoint`: the upload's bundle, or why it was refused
+ZIP = "zip"  # `_train.zip`: the zip's (data, skipped), or why it was refused
 T = TypeVar("T")
-
-
-class _JobBox:
-    """The session's current job; a box so a new job can replace the old one in place."""
-
-    def __init__(self) -> None:
-        self.job: TrainingJob | None = None
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def training_slots() -> threading.BoundedSemaphore:
-    """Server-wide cap on trainings at once ($CNNLAB_MAX_TRAININGS, default 2)."""
-    return threading.BoundedSemaphore(max(1, int(os.environ.get("CNNLAB_MAX_TRAININGS", "2"))))
-
-
-@st.cache_resource(scope="session", on_release=lambda box: box.stop(), show_spinner=False)
-def _job_box() -> _JobBox:
-    return _JobBox()
-
-
-def current_job() -> TrainingJob | None:
-    return _job_box().job
-
-
-def run_job(job: TrainingJob) -> None:
-    """Stop the session's previous job, keep this one and start it."""
-    box = _job_box()
-    box.stop()
-    box.job = job.start()
-
-
-def live_panel(draw: Callable[[JobSnapshot], None], on_end: Callable[[TrainingJob], None]) -> None:
-    """Draw the job's snapshot now and every POLL_S seconds while it runs."""
-    job = current_job()
-    running = job is not None and job.status not in ENDED
-
-    @st.fragment(run_every=POLL_S if running else None)
-    def panel() -> None:
-        if job is None:
-            return
-        snap = job.snapshot()
-        draw(snap)
-        seen = st.session_state.setdefault("_train_ended", set())
-        if snap.status in ENDED and id(job) not in seen:
-            seen.add(id(job))
-            on_end(job)
-            if running:  # started while this run was live: redraw the page around the result
-                st.rerun()
-
-    panel()
 
 
 def data_controls() -> ImageData | None:
@@ -137,7 +92,7 @@ def data_controls() -> ImageData | None:
 
 
 def _torchvision(name: str) -> ImageData | None:
-    key = f"_train_tv.{name}"
+    key = f"_train.tv.{name}"
     if key not in st.session_state:
         st.info(f"{name} is downloaded once into the cache folder, then read from there.")
         if not st.button(f"Load {name}", key="train.load_tv"):
@@ -158,13 +113,13 @@ def _zip() -> ImageData | None:
         with st.spinner("Reading the zip…"):
             return load_zip(upload.getvalue())
 
-    data, skipped = parse_once(ZIP_CACHE, upload.file_id, read)  # errors: shown by data_controls
+    data, skipped = parsed(ZIP, upload.file_id, read)  # errors: shown by data_controls
     if skipped:
         st.caption(f"{skipped} files were skipped (not images, hidden or outside the folders).")
     return data
 
 
-def model_controls():
+def model_controls() -> tuple[NetworkSpec, nn.Module | None, str] | None:
     """(spec, starting model or None, name), or None with a message when unusable."""
     source = st.radio("Model", MODEL_SOURCES, horizontal=True, key="train.model_source")
     if source == MODEL_SOURCES[0]:
@@ -196,22 +151,23 @@ def model_controls():
     return bundle.spec, bundle.model, upload.name
 
 
-def parse_once(slot: str, key: Hashable, parse: Callable[[], T]) -> T:
-    """`parse()` once per `key`, kept in session state under `slot`.
+def parsed(name: str, inputs: Any, parse: Callable[[], T]) -> T:
+    """`parse()` once per value of `inputs`, remembered as `_train.<name>`.
 
-    Reruns with the same key reuse the result, or raise the same CNNLabError again, without
+    Reruns with the same inputs reuse the result, or raise the same CNNLabError again, without
     reading the upload's bytes a second time.
     """
-    cached = st.session_state.get(slot)
-    if cached is None or cached[0] != key:
+
+    def attempt() -> tuple[T | None, CNNLabError | None]:
         try:
-            cached = (key, parse(), None)
+            return parse(), None
         except CNNLabError as err:
-            cached = (key, None, err)
-        st.session_state[slot] = cached
-    if cached[2] is not None:
-        raise cached[2].with_traceback(None)
-    return cached[1]
+            return None, err
+
+    value, error = results.remembered(PAGE, name, inputs, attempt)
+    if error is not None:
+        raise error.with_traceback(None)
+    return value
 
 
 def uploaded_checkpoint(upload, fallback_spec: NetworkSpec) -> ModelBundle:
@@ -219,8 +175,8 @@ def uploaded_checkpoint(upload, fallback_spec: NetworkSpec) -> ModelBundle:
 
     A bare state dict is tried on `fallback_spec`, so a new spec reads it again.
     """
-    return parse_once(
-        CHECKPOINT_CACHE,
+    return parsed(
+        CHECKPOINT,
         (upload.file_id, fallback_spec),
         lambda: from_bytes(upload.getvalue(), fallback_spec=fallback_spec),
     )
@@ -295,24 +251,19 @@ def config_controls() -> tuple[TrainConfig, float] | None:
     return config, float(val)
 
 
-def _adapt(spec, data: ImageData) -> None:
-    from models.data.datasets import adapt_spec
-    from models.network.spec import SpecError
-
+def _adapt(spec: NetworkSpec, data: ImageData) -> None:
     try:
         state.set_current_spec(adapt_spec(spec, data))
         st.session_state["train.model_source"] = MODEL_SOURCES[0]
     except SpecError as err:
-        st.session_state["_train_adapt_error"] = str(err)
+        st.session_state["_train.adapt_error"] = str(err)
 
 
-def fit_controls(data: ImageData, spec) -> bool:
+def fit_controls(data: ImageData, spec: NetworkSpec) -> bool:
     """Say where data and network disagree and offer the fix; True when training can start."""
-    from models.data.datasets import check_fit
-
     report = check_fit(data, spec)
-    if "_train_adapt_error" in st.session_state:
-        st.error(f"The network could not be adapted: {st.session_state.pop('_train_adapt_error')}")
+    if "_train.adapt_error" in st.session_state:
+        st.error(f"The network could not be adapted: {st.session_state.pop('_train.adapt_error')}")
     if not report.problems:
         return True
     st.warning("The data and the network disagree: " + "; ".join(report.problems) + ".")
@@ -327,25 +278,91 @@ def fit_controls(data: ImageData, spec) -> bool:
     return report.classes_match
 
 
-def finish_job(job: TrainingJob) -> None:
-    """When a job ends: make its model the session's model and evaluate it on validation."""
-    from models.training.evaluate import evaluate, misclassified
+def data_caption(data: ImageData) -> None:
+    """How many images, their shape and the count per class."""
+    counts = data.counts()
+    st.caption(
+        f"{len(data.y):,} images, {'×'.join(map(str, data.shape))}, {len(counts)} "
+        "classes: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
 
-    bundle = job.bundle()
-    if bundle is None:
+
+def device_caption(config: TrainConfig) -> bool:
+    """Say where the run will train; False (with the reason shown) when that device is absent."""
+    try:
+        st.caption(f"Trains on **{device_name(pick_device(config.device))}**.")
+    except ValueError as err:
+        st.error(str(err))
+        return False
+    return True
+
+
+def finish(name: str, job: TrainingJob) -> None:
+    """When the run ends with a model: it becomes the session's model on every page."""
+    result = job.result()
+    if result is not None:
+        state.set_current_model(result.bundle)
+
+
+def draw_run(jobs: dict[str, TrainingJob]) -> None:
+    """The run's progress, Stop, its messages, the live curves and the learning-rate plan."""
+    job = jobs.get(JOB)
+    if job is None:
+        st.info("Press **Start training**: the curves appear here and move as the network learns.")
         return
-    state.set_current_model(bundle)
-    d = job.data
-    result = evaluate(bundle.model, d.val_x, d.val_y, d.mean, d.std, len(d.class_names))
-    wrong = misclassified(d.val_x, d.val_y, result.predictions, d.class_names)
-    st.session_state["_train_eval"] = (id(bundle), result, wrong, d.class_names)
-    epochs = [m for m in job.snapshot().history if m.kind == "epoch"]
-    keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
-    st.session_state["_train_metrics"] = {
-        "data": d.name,
-        "validation_accuracy": result.accuracy,
-        "epochs": [{k: getattr(m, k) for k in keys} for m in epochs],
-    }
+    snap = job.snapshot()
+    share, line = progress_text(snap, job.config.batch_size)
+    st.progress(share, text=f"**{snap.status.capitalize()}** · {line}")
+    if snap.status in ("queued", "running") and st.button("Stop training", key="train.stop"):
+        job.stop()
+    if snap.status == FAILED:
+        st.error(snap.error)
+    elif snap.diverged:
+        st.warning(f"{snap.note} The session keeps its previous model.")
+    elif snap.note:
+        st.info(snap.note)
+    st.plotly_chart(curves_figure(snap.history), key="train.curves")
+    n_train = len(job.data.train_y)
+    per_epoch = steps_per_epoch(n_train, job.config.batch_size)
+    done = snap.latest.step if snap.latest else 0
+    st.plotly_chart(lr_figure(lr_curve(job.config, n_train), per_epoch, done), key="train.lr_plot")
+
+
+def current_result(job: TrainingJob | None, model: ModelBundle) -> TrainingResult | None:
+    """The run's result when its model is still the session's model (by the bundle's token)."""
+    result = job.result() if job is not None else None
+    return result if result is not None and result.bundle.token == model.token else None
+
+
+def evaluation(result: TrainingResult) -> None:
+    """Validation accuracy, scores per class, the confusion matrix and the mistakes."""
+    scores, names = result.evaluation, result.bundle.class_names
+    st.metric("Validation accuracy", f"{scores.accuracy:.1%}")
+    left, right = st.columns([2, 3])
+    table = {"class": names, "precision": scores.precision, "recall": scores.recall}
+    table |= {"F1": scores.f1, "images": scores.support}
+    left.dataframe(table, hide_index=True)
+    right.plotly_chart(confusion_figure(scores.confusion.numpy(), names), key="train.confusion")
+    wrong = result.misclassified
+    st.markdown(f"**Misclassified validation images** ({len(wrong)} shown; true → predicted)")
+    if wrong:
+        st.image([w[0] for w in wrong], caption=[w[1] for w in wrong], width=72)
+    with st.expander("This run's settings (saved in the checkpoint's metrics)"):
+        st.json(result.metrics["config"])
+
+
+def prediction(model: ModelBundle, result: TrainingResult | None) -> None:
+    """The session's model on the session's image, and its checkpoint to download."""
+    st.markdown(f"**Your image** with the session's model ({model.name})")
+    logits, probs = predict_image(model, state.current_image())
+    st.plotly_chart(prediction_figure(logits, probs, model.class_names), key="train.predict")
+    if model.spec is not None:
+        st.download_button(
+            "Download the checkpoint (.pt)",
+            to_bytes(model, result.metrics if result is not None else None),
+            file_name="cnn_lab_model.pt",
+            key="train.download",
+        )
 
 
 def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
