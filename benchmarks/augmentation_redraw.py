@@ -4,22 +4,18 @@ Prints milliseconds per redraw (median of several) for the default pipeline and 
 augmentation alone, and the ratio to a baseline run in the same process: resizing the same 16
 images to 224×224, the least any redraw must do. Run from the repo root:
 
-    python benchmarks/augmentation_redraw.py [--repeats 5]
+    python -m benchmarks.augmentation_redraw [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from PIL import Image
 
-from PIL import Image  # noqa: E402
-
-from benchmarks.timing import median_s  # noqa: E402
-from models.data import augment as aug  # noqa: E402
-from models.data.samples import SAMPLE_IMAGES  # noqa: E402
+from benchmarks.timing import median_s
+from models.data import augment as aug
+from models.data.samples import SAMPLE_IMAGES
 
 N, SIDE = 16, 224
 

@@ -4,15 +4,13 @@ A redraw is what moving a slider on the page costs in script time: the models/ c
 viz/ figures, serialised to JSON as Streamlit does. The baseline is one 3×3 F.conv2d over the
 same image in the same process, so the ratio is comparable across machines.
 
-    python benchmarks/convolution_redraw.py [--repeats 15]
+    python -m benchmarks.convolution_redraw [--repeats 15]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
@@ -20,13 +18,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.timing import median_s  # noqa: E402
-from models.operations import convolution as conv  # noqa: E402
-from models.operations import convolution_step as cstep  # noqa: E402
-from models.operations import kernels as kern  # noqa: E402
-from viz import convolution as cviz  # noqa: E402
+from benchmarks.timing import median_s
+from models.operations import convolution as conv
+from models.operations import convolution_step as cstep
+from models.operations import kernels as kern
+from viz import convolution as cviz
 
 SIDE = 512
 LAYER = ["Sobel x", "Sobel y", "Laplacian", "Gaussian"]

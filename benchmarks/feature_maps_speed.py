@@ -5,7 +5,7 @@ times, in the same process and on the same image: a bare forward pass (the basel
 capture of every layer's maps, and the capture plus the grid figure of the widest layer
 serialized as Streamlit does. It prints medians and the ratio to the baseline.
 
-    python benchmarks/feature_maps_speed.py [--repeats 7] [--threads 1]
+    python -m benchmarks.feature_maps_speed [--repeats 7] [--threads 1]
 
 On a shared, busy CPU, `--threads 1` (like CNNLAB_TORCH_THREADS=1 for the app) avoids torch's
 threads fighting each other and gives steadier figures.
@@ -14,27 +14,23 @@ threads fighting each other and gives steadier figures.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.timing import median_s  # noqa: E402
-from models.bundle import ModelBundle, untrained_bundle  # noqa: E402
-from models.inspect.activations import (  # noqa: E402
+from benchmarks.timing import median_s
+from models.bundle import ModelBundle, untrained_bundle
+from models.inspect.activations import (
     channel_order,
     color_ranges,
     compute_feature_maps,
     prepare_input,
 )
-from models.network.presets import PRESETS  # noqa: E402
-from models.zoo import build_zoo_model  # noqa: E402
-from viz.feature_maps import channel_grid_figure  # noqa: E402
+from models.network.presets import PRESETS
+from models.zoo import build_zoo_model
+from viz.feature_maps import channel_grid_figure
 
 
 def page_work(bundle: ModelBundle, image: Image.Image) -> int:

@@ -1,6 +1,6 @@
 """How long receptive fields take, against one plain forward pass of the same model.
 
-Run: python benchmarks/receptive_field_speed.py
+Run: python -m benchmarks.receptive_field_speed
 Theoretical fields of ResNet-50, VGG-16 and MobileNet v3 (224×224, untrained weights, no
 download) should take under 2 s each; the effective field of TinyVGG over 16 images under 1 s.
 Each line prints the best of a few runs and its ratio to a forward pass of one image (for the
@@ -9,20 +9,16 @@ effective field: of the 16 images) timed in the same process, since absolute tim
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torchvision
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.timing import best_s  # noqa: E402
-from models.bundle import untrained_bundle  # noqa: E402
-from models.inspect import effective_field as erf  # noqa: E402
-from models.inspect import receptive_field as rf  # noqa: E402
-from models.network.presets import PRESETS  # noqa: E402
+from benchmarks.timing import best_s
+from models.bundle import untrained_bundle
+from models.inspect import effective_field as erf
+from models.inspect import receptive_field as rf
+from models.network.presets import PRESETS
 
 
 def forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:

@@ -34,16 +34,24 @@ class ZooEntry:
 
 
 ZOO: dict[str, ZooEntry] = {
-    "resnet18": ZooEntry(tv.resnet18, tv.ResNet18_Weights.IMAGENET1K_V1,
-                         "He et al. (2016): 18 layers in residual blocks; 11.7 M parameters."),
-    "vgg11": ZooEntry(tv.vgg11, tv.VGG11_Weights.IMAGENET1K_V1,
-                      "Simonyan and Zisserman (2015): 8 plain 3×3 conv layers and 3 big dense "
-                      "layers; 133 M parameters (about 0.5 GB)."),
-    "mobilenet_v3_small": ZooEntry(tv.mobilenet_v3_small,
-                                   tv.MobileNet_V3_Small_Weights.IMAGENET1K_V1,
-                                   "Howard et al. (2019): depthwise separable blocks with "
-                                   "squeeze-and-excitation, built for phones; 2.5 M parameters."),
-}  # fmt: skip
+    "resnet18": ZooEntry(
+        tv.resnet18,
+        tv.ResNet18_Weights.IMAGENET1K_V1,
+        "He et al. (2016): 18 layers in residual blocks; 11.7 M parameters.",
+    ),
+    "vgg11": ZooEntry(
+        tv.vgg11,
+        tv.VGG11_Weights.IMAGENET1K_V1,
+        "Simonyan and Zisserman (2015): 8 plain 3×3 conv layers and 3 big dense "
+        "layers; 133 M parameters (about 0.5 GB).",
+    ),
+    "mobilenet_v3_small": ZooEntry(
+        tv.mobilenet_v3_small,
+        tv.MobileNet_V3_Small_Weights.IMAGENET1K_V1,
+        "Howard et al. (2019): depthwise separable blocks with "
+        "squeeze-and-excitation, built for phones; 2.5 M parameters.",
+    ),
+}
 
 
 def bundle_name(name: str, pretrained: bool) -> str:
@@ -84,5 +92,13 @@ def build_zoo_model(name: str, pretrained: bool = False) -> ModelBundle:
         classes = tuple(entry.weights.meta["categories"])
     else:
         classes = tuple(f"class {i}" for i in range(1000))
-    return ModelBundle(model, bundle_name(name, pretrained), INPUT_SHAPE, classes,
-                       IMAGENET_MEAN, IMAGENET_STD, spec=None, trained=pretrained)  # fmt: skip
+    return ModelBundle(
+        model,
+        bundle_name(name, pretrained),
+        INPUT_SHAPE,
+        classes,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        spec=None,
+        trained=pretrained,
+    )

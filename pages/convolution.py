@@ -7,8 +7,8 @@ import streamlit as st
 from models.network import formulas
 from models.operations import convolution as conv
 from models.operations import kernels as kern
-from ui import convolution_panels as panels
 from ui import frame, state
+from ui.panels import convolution as panels
 from viz import convolution as cviz
 
 frame(

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from models.inspect import effective_field as erf
 from models.inspect import receptive_field as rf
 from models.network import formulas
-from ui import frame, state
-from ui import receptive_field_panels as panels
+from ui import frame
+from ui.model_picker import pick_model
+from ui.panels import receptive_field as panels
 
 frame(
     "Receptive field",
@@ -18,9 +18,9 @@ frame(
     ),
 )
 ss = st.session_state
-bundle = state.current_model()
+bundle = pick_model("receptive_field", ("yours", "shipped", "zoo"))
 try:
-    fields = rf.compute_receptive_fields(bundle.model, bundle.input_shape)
+    fields = panels.fields(bundle)
 except rf.ReceptiveFieldError as err:
     st.error(f"The receptive fields of this network could not be computed: {err}")
     st.stop()
@@ -55,16 +55,13 @@ st.markdown(
     "with respect to every input pixel, averaged in absolute value over several images "
     "(Luo et al., 2016). Dashed: the theoretical field."
 )
-source, n_images, seed = panels.effective_field_controls()
-if st.button("Compute the effective field", key="receptive_field.compute", type="primary"):
-    image = state.current_image() if source == "Crops of your image" else None
-    with st.spinner(f"Back-propagating from {layer} through {n_images} images…"):
-        try:
-            inputs = erf.sample_inputs(bundle, n_images, seed, image)
-            ss["_receptive_field.erf"] = erf.compare_effective_fields(bundle, layer, inputs)
-        except (rf.ReceptiveFieldError, RuntimeError) as err:
-            st.error(f"The effective field could not be computed: {err}")
-result = ss.get("_receptive_field.erf")
+settings = panels.effective_field_controls()
+pressed = st.button("Compute the effective field", key="receptive_field.compute", type="primary")
+try:
+    result = panels.effective_fields(bundle, layer, settings, pressed)
+except (rf.ReceptiveFieldError, RuntimeError) as err:
+    st.error(f"The effective field could not be computed: {err}")
+    result = None
 if result is not None:
     panels.show_effective_fields(result, bundle.trained)
 

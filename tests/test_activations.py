@@ -70,8 +70,9 @@ def test_captured_outputs_equal_running_the_layers_by_hand(tiny):
 
 
 def test_no_hook_is_left_after_a_capture(tiny):
-    act.capture_activations(tiny, act.prepare_input(_photo(), tiny), ["conv1", "relu4"],
-                            inputs_of=["relu4"])  # fmt: skip
+    act.capture_activations(
+        tiny, act.prepare_input(_photo(), tiny), ["conv1", "relu4"], inputs_of=["relu4"]
+    )
     assert _hooks(tiny.model) == 0
     assert not tiny.lock.locked()
 

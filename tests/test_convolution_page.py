@@ -10,12 +10,8 @@ from models.operations import kernels as kern
 
 
 @pytest.fixture
-def page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.switch_page("pages/convolution.py").run()
-    assert not at.exception
-    return at
+def page(open_page) -> AppTest:
+    return open_page("convolution")
 
 
 def _window(at: AppTest) -> str:

@@ -8,13 +8,8 @@ from ui.state import NETWORK
 
 
 @pytest.fixture
-def feature_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    assert not at.exception
-    at.switch_page("pages/feature_maps.py").run()
-    assert not at.exception
-    return at
+def feature_page(open_page) -> AppTest:
+    return open_page("feature_maps")
 
 
 def _grid_z(at: AppTest):
@@ -30,16 +25,11 @@ def test_the_page_opens_on_the_shipped_trained_tinyvgg(feature_page):
     assert feature_page.select_slider(key="feature_maps.layer").value == "conv1"
 
 
-def test_an_untrained_network_is_shown_with_a_warning():
-    from models.network.presets import PRESETS
-    from ui.state import NETWORK
-
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.session_state[NETWORK] = PRESETS["Dilated CNN"].spec  # no checkpoint was trained for it
-    at.switch_page("pages/feature_maps.py").run()
-    assert not at.exception
-    assert any("has not been trained" in i.value for i in at.info)
+def test_an_untrained_network_is_said_so_once_by_the_picker(open_page):
+    # no checkpoint was trained for the Dilated CNN
+    at = open_page("feature_maps", state={NETWORK: PRESETS["Dilated CNN"].spec})
+    notes = [i.value for i in at.info if "has not been trained" in i.value]
+    assert len(notes) == 1 and "not learned features" in notes[0]
 
 
 def test_moving_the_depth_slider_changes_the_grid(feature_page):
@@ -47,8 +37,9 @@ def test_moving_the_depth_slider_changes_the_grid(feature_page):
     feature_page.select_slider(key="feature_maps.layer").set_value("pool2").run()
     assert not feature_page.exception
     assert _grid_z(feature_page) != first
-    assert any("**pool2** · MaxPool2d · 10 channels of 13×13" in m.value
-               for m in feature_page.markdown)  # fmt: skip
+    assert any(
+        "**pool2** · MaxPool2d · 10 channels of 13×13" in m.value for m in feature_page.markdown
+    )
 
 
 @pytest.mark.parametrize("scale", ["channel", "layer", "network"])

@@ -99,8 +99,10 @@ def test_feature_visualization_raises_the_channel_and_touches_no_weight():
 
 def test_feature_visualization_is_repeatable_by_its_seed():
     bundle = untrained_bundle(PRESETS["LeNet-5"].spec)
-    a, b, c = (filt.visualize_channel(bundle, "conv1", 0, filt.FeatureVizConfig(steps=6, seed=s))
-               for s in (5, 5, 6))  # fmt: skip
+    a, b, c = (
+        filt.visualize_channel(bundle, "conv1", 0, filt.FeatureVizConfig(steps=6, seed=s))
+        for s in (5, 5, 6)
+    )
     assert a.image.shape == (32, 32, 1)
     assert np.array_equal(a.image, b.image)
     assert not np.array_equal(a.image, c.image)
@@ -110,8 +112,9 @@ def test_the_fresh_twin_has_the_same_layers_and_other_weights():
     trained = untrained_bundle(TINY, seed=3)
     twin = filt.untrained_twin(trained)
     assert twin is not None and twin.spec == trained.spec
-    assert not np.array_equal(filt.kernel_weights(twin.model, "conv1"),
-                              filt.kernel_weights(trained.model, "conv1"))  # fmt: skip
+    assert not np.array_equal(
+        filt.kernel_weights(twin.model, "conv1"), filt.kernel_weights(trained.model, "conv1")
+    )
     assert filt.untrained_twin(_red_detector()) is None
 
 

@@ -10,13 +10,8 @@ from ui.state import MODEL, NETWORK
 
 
 @pytest.fixture
-def filters_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    assert not at.exception
-    at.switch_page("pages/filters.py").run()
-    assert not at.exception
-    return at
+def filters_page(open_page) -> AppTest:
+    return open_page("filters")
 
 
 def _chart_keys(at: AppTest) -> list[str]:
@@ -70,3 +65,19 @@ def test_a_channel_beyond_the_new_layers_filters_falls_back_to_channel_zero(filt
     assert not filters_page.exception
     assert filters_page.number_input(key="filters.channel").value == 0
     assert not any("filters.tiles" in k for k in _chart_keys(filters_page))  # 1-channel input
+
+
+def test_a_synthesized_image_is_kept_for_its_channel_and_never_shown_for_another(filters_page):
+    filters_page.slider(key="filters.steps").set_value(8).run()
+    filters_page.button(key="filters.synthesize").click().run()
+    filters_page.run()  # a rerun without a press keeps the result
+    assert any("filters.curve" in k for k in _chart_keys(filters_page))
+    filters_page.number_input(key="filters.channel").set_value(1).run()
+    assert not any("filters.curve" in k for k in _chart_keys(filters_page))
+
+
+def test_an_untrained_model_is_said_so_once_with_what_its_filters_are(filters_page):
+    filters_page.session_state[MODEL] = untrained_bundle(PRESETS["LeNet-5"].spec)
+    filters_page.run()
+    notes = [i.value for i in filters_page.info if "has not been trained" in i.value]
+    assert len(notes) == 1 and "random numbers" in notes[0]

@@ -16,11 +16,18 @@ def pool_cases(draw, modes=("max", "avg", "lp")):
     mode = draw(st.sampled_from(modes))
     kernel = draw(st.integers(1, 4))
     padding = 0 if mode == "lp" else draw(st.integers(0, kernel // 2))
-    s = pool.PoolSettings(mode, kernel, draw(st.integers(1, 4)), padding, draw(st.booleans()),
-                          float(draw(st.integers(1, 4))))  # fmt: skip
+    s = pool.PoolSettings(
+        mode,
+        kernel,
+        draw(st.integers(1, 4)),
+        padding,
+        draw(st.booleans()),
+        float(draw(st.integers(1, 4))),
+    )
     h, w = draw(st.integers(kernel, 9)), draw(st.integers(kernel, 9))
-    grid = np.asarray(draw(st.lists(st.integers(0, 9), min_size=h * w, max_size=h * w)),
-                      dtype=np.float32).reshape(h, w)  # fmt: skip
+    grid = np.asarray(
+        draw(st.lists(st.integers(0, 9), min_size=h * w, max_size=h * w)), dtype=np.float32
+    ).reshape(h, w)
     return s, grid
 
 
@@ -43,8 +50,9 @@ def test_pooled_grids_and_their_sizes_agree_with_torch(case):
     expected = _torch(grid, s)
     np.testing.assert_allclose(gp.output, expected, rtol=1e-5, atol=1e-5)
     assert gp.output.shape == (s.out_side(grid.shape[0]), s.out_side(grid.shape[1]))
-    assert s.out_side(grid.shape[1]) == pool_out(grid.shape[1], s.kernel, s.stride, s.padding,
-                                                 s.ceil_mode)  # fmt: skip
+    assert s.out_side(grid.shape[1]) == pool_out(
+        grid.shape[1], s.kernel, s.stride, s.padding, s.ceil_mode
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -178,10 +186,19 @@ def test_the_model_is_measured_at_every_shift_and_left_as_it_was():
     from models.bundle import untrained_bundle
     from models.network.spec import NetworkSpec
 
-    spec = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
-        {"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
-        {"type": "maxpool", "kernel_size": 2}, {"type": "dropout", "p": 0.5},
-        {"type": "flatten"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+    spec = NetworkSpec.from_dict(
+        {
+            "input": [3, 16, 16],
+            "layers": [
+                {"type": "conv", "out_channels": 4, "kernel_size": 3},
+                {"type": "relu"},
+                {"type": "maxpool", "kernel_size": 2},
+                {"type": "dropout", "p": 0.5},
+                {"type": "flatten"},
+                {"type": "linear", "out_features": 3},
+            ],
+        }
+    )
     bundle = untrained_bundle(spec, seed=1)
     bundle.model.train()  # a session model may be left in training mode
     before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
@@ -208,16 +225,22 @@ def _result(max_pool: float, strided: float) -> pool.ShiftResult:
     def curve(value: float) -> np.ndarray:
         return off + (1 - off) * value
 
-    sims = {pool.NO_DOWNSAMPLING: np.ones(5), "strided convolution": curve(strided),
-            "max pooling": curve(max_pool), "average pooling": curve(0.8),
-            pool.BLUR_POOL: curve(0.9)}  # fmt: skip
+    sims = {
+        pool.NO_DOWNSAMPLING: np.ones(5),
+        "strided convolution": curve(strided),
+        "max pooling": curve(max_pool),
+        "average pooling": curve(0.8),
+        pool.BLUR_POOL: curve(0.9),
+    }
     return pool.ShiftResult(shifts, 2, sims, None)
 
 
 def test_the_conclusion_is_written_from_the_numbers_even_against_the_textbook():
     better = " ".join(pool.shift_conclusion(_result(max_pool=0.85, strided=0.7)))
-    assert "Max pooling tolerates these shifts better than plain striding here (0.85 against " \
-           "0.70), but it is not shift-invariant either." in better  # fmt: skip
+    assert (
+        "Max pooling tolerates these shifts better than plain striding here (0.85 against "
+        "0.70), but it is not shift-invariant either." in better
+    )
     worse = " ".join(pool.shift_conclusion(_result(max_pool=0.6, strided=0.7)))
     assert "worse than plain striding here (0.60 against 0.70)" in worse
     assert "Max, blur, subsample (Zhang) keeps the most, max pooling the least" in worse
@@ -244,7 +267,15 @@ def tiny_bundle():
     from models.bundle import untrained_bundle
     from models.network.spec import NetworkSpec
 
-    spec = NetworkSpec.from_dict({"input": [3, 12, 12], "layers": [
-        {"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
-        {"type": "flatten"}, {"type": "linear", "out_features": 2}]})  # fmt: skip
+    spec = NetworkSpec.from_dict(
+        {
+            "input": [3, 12, 12],
+            "layers": [
+                {"type": "conv", "out_channels": 4, "kernel_size": 3},
+                {"type": "relu"},
+                {"type": "flatten"},
+                {"type": "linear", "out_features": 2},
+            ],
+        }
+    )
     return untrained_bundle(spec)

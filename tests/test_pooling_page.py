@@ -5,12 +5,8 @@ from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture
-def pooling_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.run()
-    at.switch_page("pages/pooling.py").run()
-    assert not at.exception
-    return at
+def pooling_page(open_page) -> AppTest:
+    return open_page("pooling")
 
 
 def _size_line(at: AppTest) -> str:
@@ -91,3 +87,13 @@ def test_the_shift_tab_measures_the_model_and_writes_its_conclusion_from_the_num
     bullets = next(m.value for m in pooling_page.markdown if m.value.startswith("- Without"))
     assert "on its grid (4 px)" in bullets and "keeps that answer at" in bullets
     assert "of 5 shifts" in bullets
+
+
+def test_the_model_comes_from_the_one_picker_and_a_shipped_one_can_be_pooled(pooling_page):
+    model = pooling_page.selectbox(key="pooling.model")
+    assert model.value == "Your model"
+    shipped = [o for o in model.options if o != "Your model"]
+    model.set_value(shipped[0])
+    pooling_page.radio(key="pooling.source").set_value("A feature map of the current model").run()
+    assert not pooling_page.exception and not pooling_page.error
+    assert "Output size" in _size_line(pooling_page)

@@ -16,6 +16,9 @@ from PIL import Image
 from models.bundle import ModelBundle, untrained_bundle
 from models.network.presets import DEFAULT_PRESET, PRESETS
 from models.network.spec import NetworkSpec, SpecError
+from models.training.checkpoint import CheckpointError
+from ui import results
+from ui.shared_models import available_shipped, shipped_model
 
 NETWORK, IMAGE, IMAGE_NAME, MODEL = "network", "image", "image_name", "model"
 QUERY_KEY = "net"
@@ -108,9 +111,6 @@ def set_current_image(image: Image.Image, name: str) -> None:
 
 def shipped_for(spec: NetworkSpec) -> ModelBundle | None:
     """The shipped checkpoint trained for exactly this network, if there is one (read-only)."""
-    from models.training.checkpoint import CheckpointError
-    from ui.model_picker import available_shipped, shipped_model
-
     for name in available_shipped():
         try:
             bundle = shipped_model(name)
@@ -126,11 +126,8 @@ def current_model() -> ModelBundle:
     ss = st.session_state
     bundle = ss.get(MODEL) or shipped_for(current_spec())
     if bundle is None:
-        key = ("_untrained", current_spec())
-        if ss.get("_untrained_key") != key:
-            ss["_untrained_key"] = key
-            ss["_untrained"] = untrained_bundle(current_spec())
-        bundle = ss["_untrained"]
+        spec = current_spec()
+        bundle = results.remembered("state", "untrained", spec, lambda: untrained_bundle(spec))
     return bundle
 
 

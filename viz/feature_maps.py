@@ -46,8 +46,9 @@ def subsample_step(side: int, max_side: int) -> int:
     return max(1, math.ceil(side / max_side))
 
 
-def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, order: np.ndarray | None = None,
-                        max_side: int = 64) -> go.Figure:  # fmt: skip
+def channel_grid_figure(
+    maps: np.ndarray, ranges: np.ndarray, order: np.ndarray | None = None, max_side: int = 64
+) -> go.Figure:
     """Every channel of a layer, tiled; colours by `ranges` (C, 2); exact values on hover.
 
     With one range for all channels the colour bar is in activation units; with a range per
@@ -66,15 +67,26 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, order: np.ndarray 
     )
     z = shown if uniform else (shown - lo) / np.where(hi > lo, hi - lo, 1.0)
     heatmap = go.Heatmap(
-        z=tile(z, cols, gap), customdata=custom, colorscale=SEQUENTIAL, hoverongaps=False,
-        zmin=float(ranges[0, 0]) if uniform else 0.0, zmax=float(ranges[0, 1]) if uniform else 1.0,
-        showscale=uniform, colorbar={"title": {"text": "value"}, "thickness": 12},
+        z=tile(z, cols, gap),
+        customdata=custom,
+        colorscale=SEQUENTIAL,
+        hoverongaps=False,
+        zmin=float(ranges[0, 0]) if uniform else 0.0,
+        zmax=float(ranges[0, 1]) if uniform else 1.0,
+        showscale=uniform,
+        colorbar={"title": {"text": "value"}, "thickness": 12},
         hovertemplate="channel %{customdata[1]}<br>value %{customdata[0]:.4f}<extra></extra>",
-    )  # fmt: skip
+    )
     h, w = heatmap.z.shape
-    axes = {"xaxis": IMAGE_X | {"range": [-0.5, w - 0.5]},
-            "yaxis": {"visible": False, "scaleanchor": "x", "constrain": "domain",
-                      "range": [h - 0.5, -0.5]}}  # fmt: skip
+    axes = {
+        "xaxis": IMAGE_X | {"range": [-0.5, w - 0.5]},
+        "yaxis": {
+            "visible": False,
+            "scaleanchor": "x",
+            "constrain": "domain",
+            "range": [h - 0.5, -0.5],
+        },
+    }
     fig = go.Figure(heatmap, layout=axes)  # one layout update: faster than update_*axes
     rows = math.ceil(len(shown) / cols)
     note = f"every {step}th unit shown" if step > 1 else None
@@ -84,8 +96,9 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, order: np.ndarray 
 
 def before_after_figure(before: np.ndarray, after: np.ndarray, kind: str) -> go.Figure:
     """One channel before and after its activation function, side by side."""
-    fig = make_subplots(1, 2, subplot_titles=("before " + kind, "after " + kind),
-                        horizontal_spacing=0.08)  # fmt: skip
+    fig = make_subplots(
+        1, 2, subplot_titles=("before " + kind, "after " + kind), horizontal_spacing=0.08
+    )
     span = float(np.abs(before).max()) or 1.0
     template = "row %{y}, column %{x}<br>value %{z:.4f}<extra></extra>"
     fig.add_trace(
@@ -101,8 +114,13 @@ def before_after_figure(before: np.ndarray, after: np.ndarray, kind: str) -> go.
         1,
         1,
     )
-    fig.add_trace(go.Heatmap(z=after, colorscale=SEQUENTIAL, colorbar={"thickness": 10},
-                             hovertemplate=template), 1, 2)  # fmt: skip
+    fig.add_trace(
+        go.Heatmap(
+            z=after, colorscale=SEQUENTIAL, colorbar={"thickness": 10}, hovertemplate=template
+        ),
+        1,
+        2,
+    )
     _image_axes(fig, row=1, col=1)
     _image_axes(fig, row=1, col=2)
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
@@ -112,8 +130,15 @@ def before_after_figure(before: np.ndarray, after: np.ndarray, kind: str) -> go.
 def zero_share_figure(names: list[str], shares: list[float]) -> go.Figure:
     """The share of zeros after each activation layer, in depth order."""
     pct = [100 * s for s in shares]
-    fig = go.Figure(go.Bar(x=names, y=pct, marker_color=ACCENT, text=[f"{p:.0f}%" for p in pct],
-                           hovertemplate="%{x}: %{y:.1f}% zeros<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=pct,
+            marker_color=ACCENT,
+            text=[f"{p:.0f}%" for p in pct],
+            hovertemplate="%{x}: %{y:.1f}% zeros<extra></extra>",
+        )
+    )
     fig.update_yaxes(title="zeros (%)", range=[0, 100], gridcolor=MUTED)
     fig.update_xaxes(title="activation layer (input side → output side)")
     return base_layout(fig, height=320)
@@ -137,9 +162,19 @@ def channel_overlay_figure(image: np.ndarray, fmap: np.ndarray, opacity: float =
     h, w = fmap.shape
     dx, dy = big_w / w, big_h / h
     fig = go.Figure(go.Image(z=_rgb255(image), hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=fmap, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy,
-                             colorscale=SEQUENTIAL, opacity=opacity, colorbar={"thickness": 12},
-                             hovertemplate="value %{z:.4f}<extra></extra>"))  # fmt: skip
+    fig.add_trace(
+        go.Heatmap(
+            z=fmap,
+            x0=dx / 2 - 0.5,
+            dx=dx,
+            y0=dy / 2 - 0.5,
+            dy=dy,
+            colorscale=SEQUENTIAL,
+            opacity=opacity,
+            colorbar={"thickness": 12},
+            hovertemplate="value %{z:.4f}<extra></extra>",
+        )
+    )
     _image_axes(fig)
     return base_layout(fig, height=420)
 
@@ -147,13 +182,20 @@ def channel_overlay_figure(image: np.ndarray, fmap: np.ndarray, opacity: float =
 def exciting_figure(images: np.ndarray, boxes: np.ndarray, values: np.ndarray) -> go.Figure:
     """The images that excite a channel most, the region its strongest unit reads boxed."""
     k = len(images)
-    fig = make_subplots(1, k, subplot_titles=[f"{v:.3f}" for v in values],
-                        horizontal_spacing=0.02)  # fmt: skip
+    fig = make_subplots(1, k, subplot_titles=[f"{v:.3f}" for v in values], horizontal_spacing=0.02)
     for i in range(k):
         fig.add_trace(go.Image(z=_rgb255(images[i])), 1, i + 1)
         x0, y0, x1, y1 = boxes[i]
-        fig.add_shape(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 - 0.5, y1=y1 - 0.5,
-                      line={"color": ACCENT_2, "width": 2}, row=1, col=i + 1)  # fmt: skip
+        fig.add_shape(
+            type="rect",
+            x0=x0 - 0.5,
+            y0=y0 - 0.5,
+            x1=x1 - 0.5,
+            y1=y1 - 0.5,
+            line={"color": ACCENT_2, "width": 2},
+            row=1,
+            col=i + 1,
+        )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return base_layout(fig, height=260)
@@ -181,6 +223,13 @@ def journey_figure(rows: list[tuple[str, np.ndarray]], side: int = 40) -> go.Fig
     fig.update_xaxes(visible=False, constrain="domain", range=[-0.5, grid.shape[1] - 0.5])
     centres = [r * (side + gap) + side / 2 for r in range(len(rows))]
     names = [name for name, _ in rows]
-    fig.update_yaxes(range=[grid.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain",
-                     tickvals=centres, ticktext=names, showgrid=False, zeroline=False)  # fmt: skip
+    fig.update_yaxes(
+        range=[grid.shape[0] - 0.5, -0.5],
+        scaleanchor="x",
+        constrain="domain",
+        tickvals=centres,
+        ticktext=names,
+        showgrid=False,
+        zeroline=False,
+    )
     return base_layout(fig, height=min(2400, 90 * len(rows) + 60))

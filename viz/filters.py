@@ -52,12 +52,20 @@ def kernel_grid_figure(weights: np.ndarray, max_out: int = 16, max_in: int = 16)
     out_idx = tile(np.repeat(np.arange(o), i)[:, None, None] * np.ones((1, kh, kw)), i, 1)
     in_idx = tile(np.tile(np.arange(i), o)[:, None, None] * np.ones((1, kh, kw)), i, 1)
     span = float(np.abs(w).max()) or 1.0
-    fig = go.Figure(go.Heatmap(
-        z=z, customdata=np.stack([out_idx, in_idx], axis=-1), colorscale=DIVERGING, zmid=0,
-        zmin=-span, zmax=span, hoverongaps=False, colorbar={"title": {"text": "weight"}},
-        hovertemplate="filter %{customdata[0]}, input channel %{customdata[1]}"
-                      "<br>weight %{z:.4f}<extra></extra>",
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            customdata=np.stack([out_idx, in_idx], axis=-1),
+            colorscale=DIVERGING,
+            zmid=0,
+            zmin=-span,
+            zmax=span,
+            hoverongaps=False,
+            colorbar={"title": {"text": "weight"}},
+            hovertemplate="filter %{customdata[0]}, input channel %{customdata[1]}"
+            "<br>weight %{z:.4f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return base_layout(fig, height=int(np.clip(900 * o / max(i, 1), 220, 900)))
@@ -72,9 +80,17 @@ def weight_histogram_figure(series: dict[str, np.ndarray], bins: int = 60) -> go
     fig = go.Figure()
     for n, (name, weights) in enumerate(series.items()):
         counts, _ = np.histogram(weights, bins=edges)
-        fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, name=name, opacity=0.65,
-                             width=edges[1] - edges[0], marker_color=SERIES[n % len(SERIES)],
-                             hovertemplate="%{x:.4f}: %{y} weights<extra></extra>"))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=(edges[:-1] + edges[1:]) / 2,
+                y=counts,
+                name=name,
+                opacity=0.65,
+                width=edges[1] - edges[0],
+                marker_color=SERIES[n % len(SERIES)],
+                hovertemplate="%{x:.4f}: %{y} weights<extra></extra>",
+            )
+        )
     fig.update_layout(barmode="overlay", bargap=0)
     fig.update_xaxes(title="weight")
     fig.update_yaxes(title="count", gridcolor=MUTED)
@@ -83,8 +99,14 @@ def weight_histogram_figure(series: dict[str, np.ndarray], bins: int = 60) -> go
 
 def ascent_curve_figure(curve: np.ndarray) -> go.Figure:
     """The channel's mean activation at each step of the gradient ascent."""
-    fig = go.Figure(go.Scatter(y=curve, mode="lines", line={"color": ACCENT},
-                               hovertemplate="step %{x}: %{y:.4f}<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Scatter(
+            y=curve,
+            mode="lines",
+            line={"color": ACCENT},
+            hovertemplate="step %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="mean activation", gridcolor=MUTED)
     return base_layout(fig, height=260)

@@ -23,8 +23,19 @@ from models.bundle import ModelBundle
 from models.errors import CNNLabError
 from models.inputs import bundle_input, image_to_pixels, normalize_pixels
 
-ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh,
-                    nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh)  # fmt: skip
+ACTIVATION_TYPES = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.SiLU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Hardtanh,
+)
 SCALES = {  # CNN Explainer's local, module and global colour ranges
     "channel": "each channel its own range",
     "layer": "one range for the layer",
@@ -81,9 +92,14 @@ def _input_saver(store: dict[str, torch.Tensor], name: str) -> Callable:
 
 
 @contextmanager
-def hooked(model: nn.Module, names: Sequence[str], outputs: dict[str, torch.Tensor],
-           inputs: dict[str, torch.Tensor] | None = None, inputs_of: Sequence[str] = (),
-           keep_graph: bool = False) -> Iterator[None]:  # fmt: skip
+def hooked(
+    model: nn.Module,
+    names: Sequence[str],
+    outputs: dict[str, torch.Tensor],
+    inputs: dict[str, torch.Tensor] | None = None,
+    inputs_of: Sequence[str] = (),
+    keep_graph: bool = False,
+) -> Iterator[None]:
     """Record the named layers' outputs (and inputs) into the dicts; hooks go when it ends."""
     modules = dict(model.named_modules())
     missing = [n for n in (*names, *inputs_of) if n not in modules]
@@ -218,8 +234,11 @@ def compute_feature_maps(bundle: ModelBundle, image: Image.Image) -> FeatureMaps
             continue
         before = cap.inputs.get(name)
         keep_before = before is not None and before.shape == out.shape
-        layers.append(LayerMaps(name, type(modules[name]).__name__, _np(out),
-                                _np(before) if keep_before else None))  # fmt: skip
+        layers.append(
+            LayerMaps(
+                name, type(modules[name]).__name__, _np(out), _np(before) if keep_before else None
+            )
+        )
     if not layers:
         raise ActivationError("this model has no layer with image-shaped output to show")
     return FeatureMaps(pixels, tuple(layers), _np(cap.result.reshape(1, -1)))

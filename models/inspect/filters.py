@@ -39,13 +39,6 @@ def kernel_weights(model: nn.Module, name: str) -> np.ndarray:
     return module.weight.detach().float().cpu().numpy().copy()
 
 
-def layer_weights(model: nn.Module) -> dict[str, np.ndarray]:
-    """Every convolution's and dense layer's weights, flattened, by layer name."""
-    kinds = (nn.Conv2d, nn.Linear)
-    return {name: m.weight.detach().float().cpu().numpy().ravel()
-            for name, m in model.named_modules() if isinstance(m, kinds)}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Exciting:
     """The data-set images that excite one channel most, strongest first."""
@@ -84,8 +77,9 @@ def _peaks(
     return np.concatenate(values), np.concatenate(where)
 
 
-def _footprint(bundle: ModelBundle, x: torch.Tensor, layer: str, channel: int,
-               flat_index: int) -> np.ndarray:  # fmt: skip
+def _footprint(
+    bundle: ModelBundle, x: torch.Tensor, layer: str, channel: int, flat_index: int
+) -> np.ndarray:
     """The box of input pixels whose change moves one unit: its gradient's support."""
     model, lock = model_lock(bundle)
     x = x.to(_device(model)).clone().requires_grad_(True)
@@ -104,8 +98,14 @@ def _footprint(bundle: ModelBundle, x: torch.Tensor, layer: str, channel: int,
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float32)
 
 
-def top_exciting_images(bundle: ModelBundle, images: np.ndarray, layer: str, channel: int,
-                        k: int = 6, progress: Progress | None = None) -> Exciting:  # fmt: skip
+def top_exciting_images(
+    bundle: ModelBundle,
+    images: np.ndarray,
+    layer: str,
+    channel: int,
+    k: int = 6,
+    progress: Progress | None = None,
+) -> Exciting:
     """The `k` images (uint8 N×H×W×3) on which the channel's strongest unit is highest."""
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise ActivationError("the data set must be a non-empty stack of RGB images")
@@ -113,8 +113,7 @@ def top_exciting_images(bundle: ModelBundle, images: np.ndarray, layer: str, cha
     x = normalize(pixels, bundle)
     values, where = _peaks(bundle, x, layer, channel, progress)
     top = np.argsort(-values, kind="stable")[: min(k, len(values))]
-    boxes = np.stack([_footprint(bundle, x[i : i + 1], layer, channel, int(where[i]))
-                      for i in top])  # fmt: skip
+    boxes = np.stack([_footprint(bundle, x[i : i + 1], layer, channel, int(where[i])) for i in top])
     return Exciting(top, values[top], boxes, pixels[top])
 
 
@@ -154,9 +153,13 @@ def _objective(model: nn.Module, z: torch.Tensor, layer: str, channel: int) -> t
     return act[0, channel].mean()
 
 
-def visualize_channel(bundle: ModelBundle, layer: str, channel: int,
-                      config: FeatureVizConfig = FeatureVizConfig(),
-                      progress: Progress | None = None) -> FeatureViz:  # fmt: skip
+def visualize_channel(
+    bundle: ModelBundle,
+    layer: str,
+    channel: int,
+    config: FeatureVizConfig = FeatureVizConfig(),
+    progress: Progress | None = None,
+) -> FeatureViz:
     """Synthesize the input that excites one channel most (Olah et al., Distill 2017)."""
     model, lock = model_lock(bundle)
     gen = torch.Generator().manual_seed(config.seed)

@@ -96,8 +96,11 @@ def _cases() -> dict[str, ConvCase]:
     cases = dict(forward)
     for name, case in forward.items():  # each transposed case undoes the shape of its forward one
         s = case.spec
-        side = int(formulas.conv_output_size(case.side, case.kernel_size, s.stride, s.padding,
-                                             s.dilation).value)  # fmt: skip
+        side = int(
+            formulas.conv_output_size(
+                case.side, case.kernel_size, s.stride, s.padding, s.dilation
+            ).value
+        )
         back = StepSpec(s.stride, s.padding, s.dilation, True)
         extra = case.side - transposed_out(side, case.kernel_size, back)
         spec = StepSpec(s.stride, s.padding, s.dilation, True, output_padding=extra)
@@ -142,8 +145,9 @@ def axis_size(length: int, kernel_size: int, spec: StepSpec) -> AxisSize:
     """Everything the page says about one axis (height or width)."""
     k, s = kernel_size, spec
     if spec.transposed:
-        formula = formulas.transposed_output_size(length, k, s.stride, s.padding, s.dilation,
-                                                  s.output_padding)  # fmt: skip
+        formula = formulas.transposed_output_size(
+            length, k, s.stride, s.padding, s.dilation, s.output_padding
+        )
         naive, note = None, ""
     else:
         formula = formulas.conv_output_size(length, k, s.stride, s.padding, s.dilation)

@@ -54,13 +54,15 @@ class PoolSettings:
 
     def size_formula(self, size: int) -> formulas.Formula:
         """PyTorch's output-length formula for a side of `size` cells, with its numbers."""
-        return formulas.pool_output_size(size, self.kernel, self.stride, self.padding,
-                                         self.ceil_mode)  # fmt: skip
+        return formulas.pool_output_size(
+            size, self.kernel, self.stride, self.padding, self.ceil_mode
+        )
 
     def size_note(self, size: int) -> str:
         """What rounding did to that side's output length, in words ("" when nothing)."""
-        return formulas.rounding_note(size, self.kernel, self.stride, self.padding,
-                                      ceil_mode=self.ceil_mode)  # fmt: skip
+        return formulas.rounding_note(
+            size, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode
+        )
 
     def out_side(self, size: int) -> int:
         """Output length along a side of `size` cells: the value of `size_formula`."""
@@ -77,8 +79,10 @@ def apply_pool(x: torch.Tensor, s: PoolSettings) -> torch.Tensor:
     if s.mode == "avg":
         return F.avg_pool2d(x, s.kernel, s.stride, s.padding, ceil_mode=s.ceil_mode)
     if s.norm != int(s.norm) and bool((x < 0).any()):
-        raise PoolError("LP pooling with a fractional p is undefined for negative values "
-                        "(this map has some); pick a whole-number p or another map")  # fmt: skip
+        raise PoolError(
+            "LP pooling with a fractional p is undefined for negative values "
+            "(this map has some); pick a whole-number p or another map"
+        )
     # float64: x**p overflows float32 for p = 64 and values above 4
     out = F.lp_pool2d(x.double(), s.norm, s.kernel, s.stride, ceil_mode=s.ceil_mode)
     return out.to(x.dtype)
@@ -116,12 +120,14 @@ def pool_grid(grid: np.ndarray, s: PoolSettings) -> GridPooling:
     out = apply_pool(x, s)
     winners = None
     if s.mode == "max":
-        _, idx = F.max_pool2d(x, s.kernel, s.stride, s.padding, ceil_mode=s.ceil_mode,
-                              return_indices=True)  # fmt: skip
+        _, idx = F.max_pool2d(
+            x, s.kernel, s.stride, s.padding, ceil_mode=s.ceil_mode, return_indices=True
+        )
         winners = idx[0, 0].numpy()
     oh, ow = out.shape[-2:]
-    windows = tuple(tuple(_window(i, s, h) + _window(j, s, w) for j in range(ow))
-                    for i in range(oh))  # fmt: skip
+    windows = tuple(
+        tuple(_window(i, s, h) + _window(j, s, w) for j in range(ow)) for i in range(oh)
+    )
     return GridPooling(np.asarray(grid), out[0, 0].numpy(), windows, winners)
 
 
@@ -159,8 +165,9 @@ def pool_report(x: torch.Tensor, s: PoolSettings) -> PoolReport:
     unseen = 1.0 - float(seen.mean())
     discarded = unseen
     if s.mode == "max":
-        _, idx = F.max_pool2d(x, s.kernel, s.stride, s.padding, ceil_mode=s.ceil_mode,
-                              return_indices=True)  # fmt: skip
+        _, idx = F.max_pool2d(
+            x, s.kernel, s.stride, s.padding, ceil_mode=s.ceil_mode, return_indices=True
+        )
         flat = idx.flatten(2)  # (N, C, OH*OW) indices into each H*W map
         won = torch.zeros(*flat.shape[:2], h * w, dtype=torch.bool).scatter_(2, flat, True)
         discarded = 1.0 - won.float().mean().item()
@@ -198,13 +205,15 @@ class PyramidResult:
         return formulas.pyramid_length(self.vectors.shape[1] // per_channel, self.levels)
 
 
-def compute_pyramid(x: torch.Tensor, levels: tuple[int, ...],
-                    scales: tuple[float, ...] = (1.0, 0.75, 0.5)) -> PyramidResult:  # fmt: skip
+def compute_pyramid(
+    x: torch.Tensor, levels: tuple[int, ...], scales: tuple[float, ...] = (1.0, 0.75, 0.5)
+) -> PyramidResult:
     """The same map resized to several sizes, each pooled into one fixed-length vector."""
     h, w = x.shape[-2:]
     sizes = tuple((max(1, round(h * f)), max(1, round(w * f))) for f in scales)
-    vectors = [spatial_pyramid(F.interpolate(x, size=sz, mode="bilinear"), levels)[0]
-               for sz in sizes]  # fmt: skip
+    vectors = [
+        spatial_pyramid(F.interpolate(x, size=sz, mode="bilinear"), levels)[0] for sz in sizes
+    ]
     return PyramidResult(sizes, torch.stack(vectors).numpy(), tuple(levels))
 
 
@@ -321,8 +330,15 @@ def _aligned(down: Callable, x: torch.Tensor, max_shift: int, grid: int) -> np.n
     """
     shifts = range(max_shift + 1)
     maps = down(torch.cat([torch.roll(x, s, dims=-1) for s in shifts]))  # (S, C, h, w)
-    return np.array([max(_cosine(maps[s], torch.roll(maps[0], o, dims=-1))
-                         for o in {s // grid, -(-s // grid)}) for s in shifts])  # fmt: skip
+    return np.array(
+        [
+            max(
+                _cosine(maps[s], torch.roll(maps[0], o, dims=-1))
+                for o in {s // grid, -(-s // grid)}
+            )
+            for s in shifts
+        ]
+    )
 
 
 def _model_shift(bundle: ModelBundle, image, max_shift: int) -> ModelShift:
@@ -330,8 +346,9 @@ def _model_shift(bundle: ModelBundle, image, max_shift: int) -> ModelShift:
 
     x = bundle_input(bundle, image)  # (1, C, H, W)
     w = x.shape[-1]
-    batch = torch.cat([F.pad(x, (s, 0, 0, 0), mode="replicate")[..., :w]
-                       for s in range(max_shift + 1)])  # fmt: skip
+    batch = torch.cat(
+        [F.pad(x, (s, 0, 0, 0), mode="replicate")[..., :w] for s in range(max_shift + 1)]
+    )
     model = bundle.model
     with bundle.lock, torch.no_grad():  # eval mode for the forward pass, then as it was
         modes = [(m, m.training) for m in model.modules()]
@@ -348,12 +365,18 @@ def _model_shift(bundle: ModelBundle, image, max_shift: int) -> ModelShift:
         stride = int(
             np.prod([s for ly in bundle.spec.layers for _, _, s in formulas.layer_windows(ly)])
         )
-    return ModelShift(bundle.name, bundle.trained, answers[0], answers,
-                      probs[:, top[0]].numpy(), stride)  # fmt: skip
+    return ModelShift(
+        bundle.name, bundle.trained, answers[0], answers, probs[:, top[0]].numpy(), stride
+    )
 
 
-def compute_shifts(gray: torch.Tensor, max_shift: int, factor: int = 2,
-                   bundle: ModelBundle | None = None, image=None) -> ShiftResult:  # fmt: skip
+def compute_shifts(
+    gray: torch.Tensor,
+    max_shift: int,
+    factor: int = 2,
+    bundle: ModelBundle | None = None,
+    image=None,
+) -> ShiftResult:
     """How features and a model's answer follow a picture sliding 0..max_shift pixels right.
 
     Features: four fixed edge filters with ReLU, then each downsampling of `_downsamplers`. The
@@ -367,8 +390,10 @@ def compute_shifts(gray: torch.Tensor, max_shift: int, factor: int = 2,
     if min(h, w) < 2 * factor:
         raise PoolError(f"a {h}×{w} picture is too small to downsample {factor} times")
     gray = gray[..., : h - h % factor, : w - w % factor]
-    sims = {name: _aligned(down, gray, max_shift, 1 if name == NO_DOWNSAMPLING else factor)
-            for name, down in _downsamplers(factor).items()}  # fmt: skip
+    sims = {
+        name: _aligned(down, gray, max_shift, 1 if name == NO_DOWNSAMPLING else factor)
+        for name, down in _downsamplers(factor).items()
+    }
     model = _model_shift(bundle, image, max_shift) if bundle is not None else None
     return ShiftResult(np.arange(max_shift + 1), factor, sims, model)
 
@@ -382,26 +407,39 @@ def shift_conclusion(result: ShiftResult) -> list[str]:
     sims, f = result.similarity, result.factor
     on, off = result.on_grid(f), (result.shifts % f != 0)
     plain = sims[NO_DOWNSAMPLING]
-    lines = [f"Without downsampling the edge map moves with the picture: similarity at least "
-             f"{plain.min():.2f} at every shift." if plain.min() >= 0.99 else
-             f"Even without downsampling the edge map changes as the picture moves (similarity "
-             f"down to {plain.min():.2f})."]  # fmt: skip
+    lines = [
+        f"Without downsampling the edge map moves with the picture: similarity at least "
+        f"{plain.min():.2f} at every shift."
+        if plain.min() >= 0.99
+        else f"Even without downsampling the edge map changes as the picture moves (similarity "
+        f"down to {plain.min():.2f})."
+    ]
     down = {name: v for name, v in sims.items() if name != NO_DOWNSAMPLING}
     if on.any():
         low, where = min(v[on].min() for v in down.values()), _pixels(result.shifts[on])
-        lines.append(f"Downsampled {f} times, every map still moves with shifts on its grid "
-                     f"({where}): similarity at least {low:.2f}." if low >= 0.99 else
-                     f"Downsampled {f} times, even shifts on the grid ({where}) change the maps "
-                     f"(similarity down to {low:.2f}).")  # fmt: skip
+        lines.append(
+            f"Downsampled {f} times, every map still moves with shifts on its grid "
+            f"({where}): similarity at least {low:.2f}."
+            if low >= 0.99
+            else f"Downsampled {f} times, even shifts on the grid ({where}) change the maps "
+            f"(similarity down to {low:.2f})."
+        )
     if off.any():
         means = sorted(((v[off].mean(), name) for name, v in down.items()), reverse=True)
         listed = "; ".join(f"{name} {m:.2f}" for m, name in means)
         best = means[0][1][0].upper() + means[0][1][1:]
-        lines.append(f"Off the grid ({_pixels(result.shifts[off])}) the average similarity is "
-                     f"{listed}. {best} keeps the most, {means[-1][1]} the least.")  # fmt: skip
+        lines.append(
+            f"Off the grid ({_pixels(result.shifts[off])}) the average similarity is "
+            f"{listed}. {best} keeps the most, {means[-1][1]} the least."
+        )
         mx, st = down["max pooling"][off].mean(), down["strided convolution"][off].mean()
-        verdict = ("better than" if mx > st + 0.01 else "worse than" if mx < st - 0.01
-                   else "no better than")  # fmt: skip
+        verdict = (
+            "better than"
+            if mx > st + 0.01
+            else "worse than"
+            if mx < st - 0.01
+            else "no better than"
+        )
         lines.append(
             f"Max pooling tolerates these shifts {verdict} plain striding here "
             f"({mx:.2f} against {st:.2f})"
@@ -414,9 +452,11 @@ def shift_conclusion(result: ShiftResult) -> list[str]:
 
 def _model_sentence(m: ModelShift, shifts: np.ndarray) -> str:
     p, changed = m.probability, [(int(s), a) for s, a in zip(shifts, m.answers) if a != m.label]
-    text = (f"The model ({m.name}) answers “{m.label}” for the unshifted picture ({p[0]:.0%}) "
-            f"and keeps that answer at {len(shifts) - 1 - len(changed)} of {len(shifts) - 1} "
-            "shifts")  # fmt: skip
+    text = (
+        f"The model ({m.name}) answers “{m.label}” for the unshifted picture ({p[0]:.0%}) "
+        f"and keeps that answer at {len(shifts) - 1 - len(changed)} of {len(shifts) - 1} "
+        "shifts"
+    )
     if changed:
         text += "; it answers " + ", ".join(f"“{a}” at {s} px" for s, a in changed[:4])
     text += f". Its probability for “{m.label}” ranges from {p.min():.0%} to {p.max():.0%}."

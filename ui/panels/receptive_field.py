@@ -7,8 +7,10 @@ import streamlit as st
 from models.bundle import ModelBundle
 from models.inspect import effective_field as erf
 from models.inspect import receptive_field as rf
-from ui import state
+from ui import results, state
 from viz import receptive_field as viz
+
+ERF_SOURCES = ("Random noise", "Crops of your image")
 
 
 def pick_clicked_unit() -> None:
@@ -25,7 +27,13 @@ def unit_picker(bundle: ModelBundle, layer: str, shape: tuple[int, int]) -> tupl
     h, w = shape
     row = st.slider("Unit row", 0, h - 1, key="receptive_field.row") if h > 1 else 0
     col = st.slider("Unit column", 0, w - 1, key="receptive_field.col") if w > 1 else 0
-    fmap = erf.capture_feature_map(bundle, layer, state.current_image())
+    image = state.current_image()
+    fmap = results.remembered(
+        "receptive_field",
+        "map",
+        (bundle, layer, image),
+        lambda: erf.capture_feature_map(bundle, layer, image),
+    )
     st.plotly_chart(
         viz.unit_picker_figure(fmap, (row, col)),
         key="receptive_field.map",
@@ -90,13 +98,45 @@ def effective_field_controls() -> tuple[str, int, int]:
     src_col, n_col, seed_col = st.columns(3)
     source = src_col.radio(
         "Images",
-        ["Random noise", "Crops of your image"],
+        list(ERF_SOURCES),
         horizontal=True,
         key="receptive_field.source",
     )
     n_images = n_col.slider("Number of images", 1, 32, 16, key="receptive_field.n_images")
     seed = seed_col.number_input("Seed", 0, 10_000, 0, key="receptive_field.seed")
     return source, n_images, int(seed)
+
+
+def fields(bundle: ModelBundle) -> dict[str, rf.RFInfo]:
+    """The receptive field of every layer of the model, computed once per model."""
+    return results.remembered(
+        "receptive_field",
+        "fields",
+        bundle,
+        lambda: rf.compute_receptive_fields(bundle.model, bundle.input_shape),
+    )
+
+
+def effective_fields(
+    bundle: ModelBundle, layer: str, settings: tuple[str, int, int], pressed: bool
+) -> tuple[erf.EffectiveField, erf.EffectiveField | None] | None:
+    """The effective fields once asked for; after that they follow the layer and settings.
+
+    Keyed by the model's token, the layer, the image (when crops of it are used) and the
+    settings, so a field computed for another layer or model is never shown.
+    """
+    source, n_images, seed = settings
+    image = state.current_image() if source == ERF_SOURCES[1] else None
+    if not pressed and "_receptive_field.erf" not in st.session_state:
+        return None
+
+    def compute():
+        with st.spinner(f"Back-propagating from {layer} through {n_images} images…"):
+            inputs = erf.sample_inputs(bundle, n_images, seed, image)
+            return erf.compare_effective_fields(bundle, layer, inputs)
+
+    inputs = (bundle, layer, image, settings)
+    return results.remembered("receptive_field", "erf", inputs, compute)
 
 
 def show_effective_fields(

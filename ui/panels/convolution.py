@@ -13,8 +13,16 @@ from viz import convolution as cviz
 
 SOURCES = ("Random numbers", "Your image", "Type them")
 PLAYING = "_convolution.playing"
-DEFAULTS = {"rows": 5, "cols": 5, "kernel_size": 3, "stride": 1, "padding": 0, "dilation": 1,
-            "transposed": False, "output_padding": 0}  # fmt: skip
+DEFAULTS = {
+    "rows": 5,
+    "cols": 5,
+    "kernel_size": 3,
+    "stride": 1,
+    "padding": 0,
+    "dilation": 1,
+    "transposed": False,
+    "output_padding": 0,
+}
 
 
 def set_defaults() -> None:

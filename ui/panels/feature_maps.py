@@ -1,0 +1,111 @@
+"""Widgets of the Feature maps page: the model's input, one channel, zeros, exciting shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+from PIL import Image
+
+from models.bundle import ModelBundle
+from models.data.shapes import make_shapes
+from models.inspect import activations as act
+from models.inspect.filters import top_exciting_images
+from ui import results
+from viz import feature_maps as fviz
+
+
+@st.cache_data(show_spinner="Drawing the shapes data set…")
+def shapes(n: int):
+    """The first `n` coloured shapes (seed 0), the same for every session."""
+    return make_shapes(n, seed=0)[0]
+
+
+def feature_maps(bundle: ModelBundle, image: Image.Image) -> act.FeatureMaps:
+    """Computed once per model and image; widgets then only redraw."""
+    return results.remembered(
+        "feature_maps",
+        "maps",
+        (bundle, image, bundle.trained),
+        lambda: act.compute_feature_maps(bundle, image),
+    )
+
+
+def clamp(key: str, options: Sequence) -> None:
+    """Keep a widget's value among `options` (a new model may lack the old layer or channel)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+
+
+def show_input(fm: act.FeatureMaps, bundle: ModelBundle) -> None:
+    """The image as the model sees it, and how it got there."""
+    st.plotly_chart(fviz.model_input_figure(fm.image), key="feature_maps.input")
+    c, h, w = bundle.input_shape
+    mean, std = act.round3(bundle.mean), act.round3(bundle.std)
+    st.caption(
+        f"As the model sees it: {w}×{h} pixels, {c} channel(s), then normalized with "
+        f"mean {mean} and std {std} per channel."
+    )
+
+
+def one_channel(fm: act.FeatureMaps, layer: act.LayerMaps) -> int:
+    """One channel over the image, and before/after its activation; returns the channel."""
+    channels = list(range(layer.maps.shape[0]))
+    clamp("feature_maps.channel", channels)
+    channel = st.selectbox("Channel", channels, key="feature_maps.channel")
+    opacity = st.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="feature_maps.opacity")
+    overlay = fviz.channel_overlay_figure(fm.image, layer.maps[channel], opacity)
+    st.plotly_chart(overlay, key="feature_maps.overlay")
+    if layer.before is not None:
+        pair = fviz.before_after_figure(layer.before[channel], layer.maps[channel], layer.kind)
+        st.plotly_chart(pair, key="feature_maps.before_after")
+    else:
+        st.caption("Pick an activation layer (ReLU, tanh, …) to compare before and after it.")
+    return channel
+
+
+def show_zeros(fm: act.FeatureMaps) -> None:
+    """The share of zeros after each activation layer."""
+    shares = act.zero_shares(fm)
+    if shares:
+        names, values = zip(*shares, strict=True)
+        figure = fviz.zero_share_figure(list(names), list(values))
+        st.plotly_chart(figure, key="feature_maps.zeros")
+    else:
+        st.caption("This network has no separate activation layers to measure.")
+
+
+def exciting_shapes(bundle: ModelBundle, name: str, channel: int) -> None:
+    """On a press, the coloured shapes that excite the channel most, with their boxes."""
+    n = st.select_slider(
+        "Images to search (coloured shapes)", [64, 128, 256, 512], 256, key="feature_maps.n_images"
+    )
+    label = f"Find the shapes that excite channel {channel} of {name} most"
+    pressed = st.button(label, key="feature_maps.excite")
+    bar = st.progress(0.0, text="Running the data set through the model…") if pressed else None
+
+    def compute():
+        return top_exciting_images(bundle, shapes(n), name, channel, progress=bar.progress)
+
+    found = results.on_press(
+        "feature_maps", "exciting", (bundle, name, channel, n), compute, pressed
+    )
+    if bar is not None:
+        bar.empty()
+    if found is not None:
+        figure = fviz.exciting_figure(found.images, found.boxes, found.values)
+        st.plotly_chart(figure, key="feature_maps.exciting")
+        st.caption(
+            "Titles: the channel's peak value. Box: the pixels that can move that peak "
+            "unit (where its gradient is not zero)."
+        )
+
+
+def show_journey(fm: act.FeatureMaps) -> None:
+    """Each layer's six strongest channels, a row per layer."""
+    figure = fviz.journey_figure(act.strongest_channels(fm, per_layer=6))
+    st.plotly_chart(figure, key="feature_maps.journey")
+    st.caption(
+        "A row per layer, its six strongest channels (highest mean), each on its own "
+        "colour range. Maps shrink and get coarser as you go down."
+    )
