@@ -19,7 +19,7 @@ import torch
 from benchmarks.timing import median_s
 from models.bundle import ModelBundle, untrained_bundle
 from models.explain.attribution import ATTRIBUTION_METHODS
-from models.explain.layers import pixel_model
+from models.inputs import pixel_model
 from models.network.presets import PRESETS
 from models.zoo import build_zoo_model
 
@@ -55,8 +55,9 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # Captum's notes about input gradients and hooks
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if "tinyvgg" in args.models:
-        run("TinyVGG 64×64", untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec),
-            args.repeats)  # fmt: skip
+        run(
+            "TinyVGG 64×64", untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec), args.repeats
+        )
     if "resnet18" in args.models:
         run("ResNet-18 224×224", build_zoo_model("resnet18", pretrained=False), args.repeats)
 

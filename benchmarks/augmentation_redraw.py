@@ -36,8 +36,9 @@ def main() -> None:
     cases |= {name: aug.PipelineSpec((aug.StepSpec(name),)) for name in aug.AUGMENTATIONS}
     print(f"{'pipeline':<28}{'ms per redraw':>14}{'× baseline':>12}  under 200 ms")
     for name, spec in cases.items():
-        ms = 1000 * median_s(lambda s=spec: aug.sample_grid(photo, s, N, seed=0, side=SIDE),
-                        args.repeats)  # fmt: skip
+        ms = 1000 * median_s(
+            lambda s=spec: aug.sample_grid(photo, s, N, seed=0, side=SIDE), args.repeats
+        )
         print(f"{name:<28}{ms:>14.1f}{ms / base:>12.1f}  {'yes' if ms < 200 else 'NO'}")
 
 

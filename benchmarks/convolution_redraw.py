@@ -42,8 +42,11 @@ def image_redraw(image: Image.Image, angle: float) -> int:
     result = kern.apply_kernel(pixels, kernel, 0.1, True)
     layer = kern.compute_layer(pixels, [kern.KernelSpec(n, 3) for n in LAYER], True)
     maps = np.concatenate([result.channels, result.summed[None]])
-    figures = [cviz.kernel_figure(kernel), cviz.maps_figure(maps, ["r", "g", "b", "sum"]),
-               cviz.maps_figure(layer.maps, LAYER)]  # fmt: skip
+    figures = [
+        cviz.kernel_figure(kernel),
+        cviz.maps_figure(maps, ["r", "g", "b", "sum"]),
+        cviz.maps_figure(layer.maps, LAYER),
+    ]
     return sum(len(pio.to_json(f, validate=False)) for f in figures)
 
 
@@ -76,8 +79,10 @@ def main() -> None:
     base = timed(baseline, args.repeats)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, image {SIDE}×{SIDE}")
     print(f"baseline F.conv2d 3×3:        {base * 1e3:8.2f} ms")
-    for name, fn in (("image tab redraw", lambda i: image_redraw(image, 15.0 * i)),
-                     ("step-by-step redraw", lambda i: step_redraw(image, i))):  # fmt: skip
+    for name, fn in (
+        ("image tab redraw", lambda i: image_redraw(image, 15.0 * i)),
+        ("step-by-step redraw", lambda i: step_redraw(image, i)),
+    ):
         t = timed(fn, args.repeats)
         print(f"{name + ':':30s}{t * 1e3:8.2f} ms  ({t / base:6.1f}× baseline, target 200 ms)")
 

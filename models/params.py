@@ -51,8 +51,9 @@ class Param:
         except (TypeError, ValueError):
             raise ParamError(f"{self.label}: {value!r} is not a number") from None
         if not self.low <= number <= self.high:
-            raise ParamError(f"{self.label} must be between {self.low:g} and {self.high:g}, "
-                             f"not {number:g}")  # fmt: skip
+            raise ParamError(
+                f"{self.label} must be between {self.low:g} and {self.high:g}, not {number:g}"
+            )
         if self.is_int:
             if number != int(number):
                 raise ParamError(f"{self.label} must be a whole number, not {number:g}")

@@ -28,10 +28,12 @@ except (CNNLabError, ValueError, RuntimeError) as err:
 panel.attack_view(names, result, amplify, config.epsilon)
 
 st.subheader("Accuracy against ε")
-st.markdown("The same attack on every image of a held-out set, at several ε. Digits models get "
-            "the digits' validation split (20%, seed 0), which the shipped digits model never "
-            "trained on, nor does one trained on the Train page at its default split. Other "
-            "models get shapes drawn with a seed that training never uses.")  # fmt: skip
+st.markdown(
+    "The same attack on every image of a held-out set, at several ε. Digits models get "
+    "the digits' validation split (20%, seed 0), which the shipped digits model never "
+    "trained on, nor does one trained on the Train page at its default split. Other "
+    "models get shapes drawn with a seed that training never uses."
+)
 panel.robustness_panel(bundle, config, names)
 
 with st.expander("Go deeper"):
@@ -42,10 +44,16 @@ with st.expander("Go deeper"):
         "true label (when the set's classes are the model's)."
     )
     st.latex(r"x_{adv}=\mathrm{clip}_{[0,1]}\big(x+\epsilon\,\mathrm{sign}(\nabla_x L(x,y))\big)")
-    st.markdown("PGD (Madry et al., 2018) starts at a random point of the ε-box (if ticked), "
-                "repeats steps of size α and projects back into the box "
-                "$\\|x'-x\\|_\\infty\\le\\epsilon$ (and into $[0,1]$) after each:")  # fmt: skip
-    st.latex(r"x^{t+1}=\Pi_{\|x'-x\|_\infty\le\epsilon}\big(x^t+\alpha\,"
-             r"\mathrm{sign}(\nabla_x L(x^t,y))\big)")  # fmt: skip
-    st.markdown("The normalization sits inside the model here, so ε is a change of raw pixel "
-                "values. Answers curriculum question 51 (adversarial examples).")  # fmt: skip
+    st.markdown(
+        "PGD (Madry et al., 2018) starts at a random point of the ε-box (if ticked), "
+        "repeats steps of size α and projects back into the box "
+        "$\\|x'-x\\|_\\infty\\le\\epsilon$ (and into $[0,1]$) after each:"
+    )
+    st.latex(
+        r"x^{t+1}=\Pi_{\|x'-x\|_\infty\le\epsilon}\big(x^t+\alpha\,"
+        r"\mathrm{sign}(\nabla_x L(x^t,y))\big)"
+    )
+    st.markdown(
+        "The normalization sits inside the model here, so ε is a change of raw pixel "
+        "values. Answers curriculum question 51 (adversarial examples)."
+    )

@@ -31,8 +31,10 @@ def use_preset() -> None:
 
 bundle = pick_model("attention", prefer="Attention CNN on shapes")
 if not has_attention(bundle.model):
-    st.warning(f"**{bundle.name}** has no squeeze-and-excitation or CBAM block, so there are no "
-               "attention weights to show. Load a network that has them.")  # fmt: skip
+    st.warning(
+        f"**{bundle.name}** has no squeeze-and-excitation or CBAM block, so there are no "
+        "attention weights to show. Load a network that has them."
+    )
     st.button(f"Use the {PRESET} preset", key="attention.load_preset", on_click=use_preset)
     st.stop()
 
@@ -46,10 +48,14 @@ names = list(bundle.class_names)
 left, right = st.columns([1, 1])
 with left:
     target = target_picker("attention", "Grad-CAM for the class", names, read.probabilities)
-    st.page_link("pages/saliency.py", icon=":material/visibility:",
-                 label="More explanations of one decision: the Saliency page")  # fmt: skip
-right.plotly_chart(probabilities_figure(names, read.probabilities, highlight=target),
-                   key="attention.probs")  # fmt: skip
+    st.page_link(
+        "pages/saliency.py",
+        icon=":material/visibility:",
+        label="More explanations of one decision: the Saliency page",
+    )
+right.plotly_chart(
+    probabilities_figure(names, read.probabilities, highlight=target), key="attention.probs"
+)
 
 st.subheader("Where: spatial attention and Grad-CAM")
 try:
@@ -63,14 +69,20 @@ st.subheader("Which: channel weights")
 panel.channel_view(read)
 
 with st.expander("Go deeper"):
-    st.markdown("Squeeze-and-excitation (Hu et al., 2018) squeezes each channel to its mean "
-                "$z_c$, then a small two-layer network gives a weight per channel:")  # fmt: skip
+    st.markdown(
+        "Squeeze-and-excitation (Hu et al., 2018) squeezes each channel to its mean "
+        "$z_c$, then a small two-layer network gives a weight per channel:"
+    )
     st.latex(r"s=\sigma\big(W_2\,\mathrm{ReLU}(W_1 z)\big),\qquad \tilde X_c = s_c\,X_c")
-    st.markdown("CBAM (Woo et al., 2018) uses both the mean and the max of each channel, then "
-                "a spatial gate from a $k\\times k$ conv over the channel-mean and "
-                "channel-max maps:")  # fmt: skip
-    st.latex(r"M_s=\sigma\big(f^{k\times k}([\mathrm{mean}_c X;\ \max_c X])\big),\qquad "
-             r"\tilde X = M_s \odot X")  # fmt: skip
+    st.markdown(
+        "CBAM (Woo et al., 2018) uses both the mean and the max of each channel, then "
+        "a spatial gate from a $k\\times k$ conv over the channel-mean and "
+        "channel-max maps:"
+    )
+    st.latex(
+        r"M_s=\sigma\big(f^{k\times k}([\mathrm{mean}_c X;\ \max_c X])\big),\qquad "
+        r"\tilde X = M_s \odot X"
+    )
     st.markdown(
         "Grad-CAM (Selvaraju et al., 2017) is drawn at the last conv layer's maps after their "
         "activation, weighted by their mean gradient for the class. Answers curriculum "

@@ -20,9 +20,12 @@ frame(
         "which maps of a late layer mattered (Grad-CAM). Compare them side by side."
     ),
 )
-st.page_link("pages/attention.py", icon=":material/psychology:",
-             label="Saliency explains one decision after the fact; it is not attention. "
-                   "Attention blocks are part of the network: see the Attention page.")  # fmt: skip
+st.page_link(
+    "pages/attention.py",
+    icon=":material/psychology:",
+    label="Saliency explains one decision after the fact; it is not attention. "
+    "Attention blocks are part of the network: see the Attention page.",
+)
 bundle = pick_model("saliency")
 image = state.current_image()
 try:
@@ -36,12 +39,15 @@ names = list(bundle.class_names)
 left, right = st.columns([1, 1])
 with left:
     target = target_picker("saliency", "Explain the class", names, probs)
-    chosen = st.multiselect("Methods", list(attr.ATTRIBUTION_METHODS), key="saliency.methods",
-                            default=["Integrated gradients", "Grad-CAM"],
-                            max_selections=6)  # fmt: skip
+    chosen = st.multiselect(
+        "Methods",
+        list(attr.ATTRIBUTION_METHODS),
+        key="saliency.methods",
+        default=["Integrated gradients", "Grad-CAM"],
+        max_selections=6,
+    )
 with right:
-    st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target),
-                    key="saliency.probs")  # fmt: skip
+    st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target), key="saliency.probs")
 requests = panel.settings_panel(chosen, bundle)
 pressed = st.button("Explain", type="primary", key="saliency.run")
 results = panel.maps(bundle, image, x, int(target), requests, pressed)
@@ -50,28 +56,38 @@ if not chosen and not results:
     st.info("Pick at least one method.")
 
 st.subheader("Sanity check: randomize the weights")
-st.markdown("A map that explains the network must change when the network's weights are "
-            "destroyed. Here the weight layers of a copy are re-initialized one after another, "
-            "from the output down to the input, and after each step every map is compared "
-            "with the trained model's by Spearman's rank correlation ρ, of |map| (solid) and "
-            "of the signed map (dotted), as Adebayo et al. (2018) do.")  # fmt: skip
+st.markdown(
+    "A map that explains the network must change when the network's weights are "
+    "destroyed. Here the weight layers of a copy are re-initialized one after another, "
+    "from the output down to the input, and after each step every map is compared "
+    "with the trained model's by Spearman's rank correlation ρ, of |map| (solid) and "
+    "of the signed map (dotted), as Adebayo et al. (2018) do."
+)
 panel.sanity_panel(bundle, image, x, int(target), requests)
 
 with st.expander("Go deeper"):
-    st.markdown("Saliency is the gradient of the class score $S_c$ (a logit, before softmax) "
-                "with respect to each pixel (Simonyan et al., 2014). Integrated gradients "
-                "(Sundararajan et al., 2017) multiply the difference from a baseline $x'$ by "
-                "the gradient averaged along the straight path, so the map adds up to "
-                "$S_c(x)-S_c(x')$; Captum's convergence delta is how far the sum is "
-                "off:")  # fmt: skip
-    st.latex(r"\mathrm{IG}_i(x)=(x_i-x'_i)\int_0^1\frac{\partial S_c(x'+\alpha(x-x'))}"
-             r"{\partial x_i}\,d\alpha,\qquad"
-             r"\sum_i \mathrm{IG}_i(x)\approx S_c(x)-S_c(x')")  # fmt: skip
-    st.markdown("Grad-CAM (Selvaraju et al., 2017) weighs a layer's rectified maps $A^k$ "
-                "(after the ReLU) by their mean gradient, sums them, cuts the negatives and "
-                "upsamples the result to the image:")  # fmt: skip
-    st.latex(r"L^c=\mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big),\quad"
-             r"\alpha_k^c=\frac{1}{Z}\sum_{i,j}\frac{\partial S_c}{\partial A^k_{ij}}")  # fmt: skip
+    st.markdown(
+        "Saliency is the gradient of the class score $S_c$ (a logit, before softmax) "
+        "with respect to each pixel (Simonyan et al., 2014). Integrated gradients "
+        "(Sundararajan et al., 2017) multiply the difference from a baseline $x'$ by "
+        "the gradient averaged along the straight path, so the map adds up to "
+        "$S_c(x)-S_c(x')$; Captum's convergence delta is how far the sum is "
+        "off:"
+    )
+    st.latex(
+        r"\mathrm{IG}_i(x)=(x_i-x'_i)\int_0^1\frac{\partial S_c(x'+\alpha(x-x'))}"
+        r"{\partial x_i}\,d\alpha,\qquad"
+        r"\sum_i \mathrm{IG}_i(x)\approx S_c(x)-S_c(x')"
+    )
+    st.markdown(
+        "Grad-CAM (Selvaraju et al., 2017) weighs a layer's rectified maps $A^k$ "
+        "(after the ReLU) by their mean gradient, sums them, cuts the negatives and "
+        "upsamples the result to the image:"
+    )
+    st.latex(
+        r"L^c=\mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big),\quad"
+        r"\alpha_k^c=\frac{1}{Z}\sum_{i,j}\frac{\partial S_c}{\partial A^k_{ij}}"
+    )
     st.markdown(
         "SmoothGrad (Smilkov et al., 2017) averages maps over copies of the image with "
         "Gaussian noise of std σ, a share of the pixel range. The sanity check follows Adebayo "

@@ -8,14 +8,23 @@ from PIL import Image
 from models.bundle import untrained_bundle
 from models.data.shapes import SHAPE_CLASSES
 from models.explain import adversarial as adv
-from models.explain.layers import pixel_model
+from models.inputs import pixel_model
 from models.network.spec import NetworkSpec
 
-SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
-    {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool", "kernel_size": 2},
-    {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "global_avgpool"}, {"type": "linear", "out_features": 10}]})  # fmt: skip
+SPEC = NetworkSpec.from_dict(
+    {
+        "input": [3, 16, 16],
+        "layers": [
+            {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "maxpool", "kernel_size": 2},
+            {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 10},
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -76,8 +85,9 @@ def test_bad_settings_are_refused_with_a_reason():
 def test_the_curve_starts_unchanged_and_uses_held_out_shapes(bundle):
     calls = []
     bundle.class_names = SHAPE_CLASSES
-    curve = adv.robustness_curve(bundle, [0, 8, 32], adv.AttackConfig("FGSM"), n=20,
-                                 progress=calls.append)  # fmt: skip
+    curve = adv.robustness_curve(
+        bundle, [0, 8, 32], adv.AttackConfig("FGSM"), n=20, progress=calls.append
+    )
     assert curve.labels_match and curve.data_name.startswith("20 shapes drawn after training")
     assert curve.agreement[0] == 1.0
     assert curve.accuracy[-1] <= curve.accuracy[0]
@@ -91,9 +101,16 @@ def test_digits_models_are_attacked_on_the_shipped_models_validation_split_only(
     shipped = data.prepare(data.digits(), (1, 8, 8), 0.2, seed=0)  # as models/pretrain splits
     held_out = adv.digits_validation()
     assert torch.equal(held_out.x, shipped.val_x) and torch.equal(held_out.y, shipped.val_y)
-    spec = NetworkSpec.from_dict({"input": [1, 8, 8], "layers": [
-        {"type": "conv", "out_channels": 2, "kernel_size": 3}, {"type": "flatten"},
-        {"type": "linear", "out_features": 10}]})  # fmt: skip
+    spec = NetworkSpec.from_dict(
+        {
+            "input": [1, 8, 8],
+            "layers": [
+                {"type": "conv", "out_channels": 2, "kernel_size": 3},
+                {"type": "flatten"},
+                {"type": "linear", "out_features": 10},
+            ],
+        }
+    )
     bundle = untrained_bundle(spec)
     bundle.class_names = tuple(str(d) for d in range(10))
     x, y, name, match = adv.validation_set(bundle, 400)

@@ -18,8 +18,9 @@ def _chart(at: AppTest, name: str) -> dict:
 
 
 def test_the_page_shows_the_three_images_with_the_measured_change(adversarial_page):
-    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
-              ["annotations"]]  # fmt: skip
+    titles = [
+        a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]["annotations"]
+    ]
     assert titles[0].startswith("Original")
     assert "L∞ = 8.0/255" in titles[1]
 
@@ -29,8 +30,9 @@ def test_pgd_with_a_smaller_epsilon_stays_within_it(adversarial_page):
     adversarial_page.number_input(key="adversarial.steps").set_value(3)
     adversarial_page.slider(key="adversarial.epsilon").set_value(2.0).run()
     assert not adversarial_page.exception
-    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
-              ["annotations"]]  # fmt: skip
+    titles = [
+        a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]["annotations"]
+    ]
     assert "L∞ = 2.0/255" in titles[1]
 
 
@@ -58,8 +60,9 @@ def test_a_digits_model_is_measured_on_its_validation_split_not_on_all_digits(ad
     adversarial_page.button(key="adversarial.measure").click().run()
     assert not adversarial_page.exception
     captions = [c.value for c in adversarial_page.caption if c.value.startswith("Attacked")]
-    assert captions == ["Attacked: 50 digits from the validation split (20%, seed 0), never "
-                        "trained on."]  # fmt: skip
+    assert captions == [
+        "Attacked: 50 digits from the validation split (20%, seed 0), never trained on."
+    ]
 
 
 def test_a_display_only_slider_does_not_run_the_attack_again(adversarial_page, monkeypatch):
@@ -73,9 +76,9 @@ def test_a_display_only_slider_does_not_run_the_attack_again(adversarial_page, m
     adversarial_page.slider(key="adversarial.amplify").set_value(30).run()
     adversarial_page.slider(key="adversarial.eps_max").set_value(8).run()
     assert not adversarial_page.exception and len(calls) == 1
-    titles = [a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]
-              ["annotations"]]  # fmt: skip
+    titles = [
+        a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]["annotations"]
+    ]
     assert titles[1].startswith("Perturbation ×30")
     adversarial_page.slider(key="adversarial.epsilon").set_value(4.0).run()
     assert len(calls) == 2
-

@@ -15,12 +15,22 @@ from models.explain.attention import (
 from models.network.presets import PRESETS
 from models.network.spec import NetworkSpec
 
-SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "se", "reduction": 2}, {"type": "maxpool", "kernel_size": 2},
-    {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "cbam", "reduction": 2, "spatial_kernel": 3},
-    {"type": "global_avgpool"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+SPEC = NetworkSpec.from_dict(
+    {
+        "input": [3, 16, 16],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "se", "reduction": 2},
+            {"type": "maxpool", "kernel_size": 2},
+            {"type": "conv", "out_channels": 6, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "cbam", "reduction": 2, "spatial_kernel": 3},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 3},
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -31,8 +41,11 @@ def image() -> Image.Image:
 
 def test_the_gates_are_found_by_name_in_model_order():
     gates = attention_gates(untrained_bundle(SPEC).model)
-    assert gates == {"se1.gate": "channel", "cbam1.channel_gate": "channel",
-                     "cbam1.spatial_gate": "spatial"}  # fmt: skip
+    assert gates == {
+        "se1.gate": "channel",
+        "cbam1.channel_gate": "channel",
+        "cbam1.spatial_gate": "spatial",
+    }
     assert not has_attention(untrained_bundle(PRESETS["TinyVGG (CNN Explainer)"].spec).model)
 
 

@@ -7,19 +7,30 @@ import pytest
 import torch
 from torch import nn
 
+from models import inputs
 from models.bundle import untrained_bundle
 from models.explain import attribution as attr
 from models.explain import layers, sanity
 from models.network.spec import NetworkSpec
 
 FAST = {"steps": 4, "samples": 3, "cells": 4, "window": 25}
-SPEC = NetworkSpec.from_dict({"input": [3, 12, 12], "layers": [
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "se", "reduction": 2}, {"type": "maxpool", "kernel_size": 2},
-    {"type": "residual", "out_channels": 4},
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "cbam", "reduction": 2, "spatial_kernel": 3},
-    {"type": "global_avgpool"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+SPEC = NetworkSpec.from_dict(
+    {
+        "input": [3, 12, 12],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "se", "reduction": 2},
+            {"type": "maxpool", "kernel_size": 2},
+            {"type": "residual", "out_channels": 4},
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "cbam", "reduction": 2, "spatial_kernel": 3},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 3},
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -61,7 +72,7 @@ def test_every_method_returns_a_finite_map_of_the_input_shape_and_leaves_all_as_
 
 def test_saliency_is_the_gradient_of_the_logit_with_respect_to_the_pixels(bundle, x):
     pixels = x.clone().requires_grad_(True)
-    logit = bundle.model(layers.Normalize(bundle.mean, bundle.std)(pixels))[0, 1]
+    logit = bundle.model(inputs.Normalize(bundle.mean, bundle.std)(pixels))[0, 1]
     expected = torch.autograd.grad(logit, pixels)[0]
     got = attr.ATTRIBUTION_METHODS["Saliency"].attribute(bundle, x, 1)
     assert torch.allclose(got, expected, atol=1e-6)
@@ -69,7 +80,7 @@ def test_saliency_is_the_gradient_of_the_logit_with_respect_to_the_pixels(bundle
 
 def test_integrated_gradients_add_up_to_the_logit_difference_from_the_baseline(bundle, x):
     a = attr.ATTRIBUTION_METHODS["Integrated gradients"].attribute(bundle, x, 0, steps=128)
-    model = layers.pixel_model(bundle)
+    model = inputs.pixel_model(bundle)
     with torch.no_grad():
         gap = model(x)[0, 0] - model(torch.zeros_like(x))[0, 0]
     assert float(a.sum()) == pytest.approx(float(gap), rel=0.02, abs=1e-4)
@@ -77,7 +88,7 @@ def test_integrated_gradients_add_up_to_the_logit_difference_from_the_baseline(b
 
 def test_the_relu_copy_has_one_fresh_relu_per_use_and_the_original_keeps_its_own(bundle, x):
     original = [m for m in bundle.model.modules() if isinstance(m, nn.ReLU)]
-    assert layers.reused_modules(layers.pixel_model(bundle), x) == ["net.cbam1.mlp.1"]
+    assert layers.reused_modules(inputs.pixel_model(bundle), x) == ["net.cbam1.mlp.1"]
     twin = layers.relu_copy(bundle, x)
     relus = [m for m in twin.modules() if isinstance(m, nn.ReLU)]
     assert not any(m.inplace for m in relus)
@@ -85,7 +96,7 @@ def test_the_relu_copy_has_one_fresh_relu_per_use_and_the_original_keeps_its_own
     assert isinstance(dict(twin.named_modules())["net.cbam1.mlp.1"], layers.PlainReLU)
     assert layers.reused_modules(twin, x) == []
     with torch.no_grad():
-        assert torch.allclose(twin(x), layers.pixel_model(bundle)(x))
+        assert torch.allclose(twin(x), inputs.pixel_model(bundle)(x))
 
 
 def test_two_threads_on_one_shared_model_get_the_single_threaded_maps(bundle, x):
@@ -149,7 +160,7 @@ def test_the_grid_superpixels_cover_the_image_in_equal_cells():
 
 def _manual_grad_cam(bundle, x, target: int, layer: str) -> torch.Tensor:
     """Selvaraju et al.'s formula written out: ReLU(Σ_k mean(∂S/∂A^k) A^k), then upsampled."""
-    model = layers.pixel_model(bundle).eval()
+    model = inputs.pixel_model(bundle).eval()
     saved = {}
     module = dict(bundle.model.named_modules())[layer]
     handle = module.register_forward_hook(lambda _m, _i, out: saved.__setitem__("a", out))
@@ -174,8 +185,12 @@ def test_grad_cam_reads_the_maps_after_the_relu_as_selvaraju_et_al_do(bundle, x)
 def test_the_rectified_maps_of_each_conv_are_found_by_following_its_output(bundle, x):
     net = bundle.model
     where = {c: layers.rectified_layer(net, c, x) for c in layers.conv_layers(net)}
-    assert where == {"conv1": ("relu1", False), "res1.conv1": ("res1.relu1", False),
-                     "res1.conv2": ("res1", False), "conv2": ("relu2", False)}  # fmt: skip
+    assert where == {
+        "conv1": ("relu1", False),
+        "res1.conv1": ("res1.relu1", False),
+        "res1.conv2": ("res1", False),
+        "conv2": ("relu2", False),
+    }
     assert _hooks(net) == 0
 
 
@@ -196,9 +211,15 @@ class SharedReluBlock(nn.Module):
 
 
 def test_a_shared_inplace_relu_is_read_at_its_block_or_at_the_next_layers_input(x):
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
-                        SharedReluBlock(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 3)).eval()  # fmt: skip
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(inplace=True),
+        SharedReluBlock(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).eval()
     assert layers.rectified_layer(net, "0", x) == ("2", False)
     assert layers.rectified_layer(net, "3.conv1", x) == ("3.conv2", True)
     assert layers.rectified_layer(net, "3.conv2", x) == ("3", False)
@@ -210,9 +231,10 @@ def test_integrated_gradients_report_captums_convergence_delta_beside_the_map(bu
     method = attr.ATTRIBUTION_METHODS["Integrated gradients"]
     coarse, check = method.compute(bundle, x, 1, steps=4)
     _, fine = method.compute(bundle, x, 1, steps=16)
-    model = layers.pixel_model(bundle)
+    model = inputs.pixel_model(bundle)
     _, delta = IntegratedGradients(model).attribute(
-        x, x * 0, target=1, n_steps=4, return_convergence_delta=True)  # fmt: skip
+        x, x * 0, target=1, n_steps=4, return_convergence_delta=True
+    )
     with torch.no_grad():
         gap = float(model(x)[0, 1] - model(x * 0)[0, 1])
     assert check.delta == pytest.approx(float(delta), abs=1e-6)
@@ -221,14 +243,15 @@ def test_integrated_gradients_report_captums_convergence_delta_beside_the_map(bu
     assert check.total - check.gap == pytest.approx(check.delta, abs=1e-5)
     assert abs(fine.delta) < abs(check.delta)  # more steps, closer to the score difference
     assert "convergence delta" in check.sentence()
-    results = attr.compute_attributions(bundle, x, 1, {"Integrated gradients": {"steps": 4},
-                                                       "Saliency": {}})  # fmt: skip
+    results = attr.compute_attributions(
+        bundle, x, 1, {"Integrated gradients": {"steps": 4}, "Saliency": {}}
+    )
     assert results["Integrated gradients"].completeness is not None
     assert results["Saliency"].completeness is None
 
 
 def test_gradient_shap_multiplies_the_gradient_by_the_difference_from_the_baseline(bundle, x):
-    model = layers.pixel_model(bundle)
+    model = inputs.pixel_model(bundle)
     gen = torch.Generator().manual_seed(0)
     shap = attr.gradient_shap(model, x, x * 0, 1, samples=100, noise=0.0, gen=gen)
     ig = attr.ATTRIBUTION_METHODS["Integrated gradients"].attribute(bundle, x, 1, steps=64)
@@ -243,7 +266,8 @@ def test_gradient_shap_multiplies_the_gradient_by_the_difference_from_the_baseli
 def test_smoothgrad_without_noise_is_the_plain_gradient(bundle, x):
     plain = attr.ATTRIBUTION_METHODS["Saliency"].attribute(bundle, x, 1)
     smooth = attr.ATTRIBUTION_METHODS["SmoothGrad (saliency)"].attribute(
-        bundle, x, 1, noise=0.0, samples=3)  # fmt: skip
+        bundle, x, 1, noise=0.0, samples=3
+    )
     assert torch.allclose(plain, smooth, atol=1e-6)
 
 
@@ -280,11 +304,20 @@ def test_a_seeded_method_leaves_the_global_rng_state_as_it_was(name, bundle, x):
     assert torch.equal(torch.get_rng_state(), before)
 
 
-SMALL = NetworkSpec.from_dict({"input": [3, 12, 12], "layers": [
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool", "kernel_size": 2},
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "global_avgpool"}, {"type": "linear", "out_features": 3}]})  # fmt: skip
+SMALL = NetworkSpec.from_dict(
+    {
+        "input": [3, 12, 12],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "maxpool", "kernel_size": 2},
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 3},
+        ],
+    }
+)
 
 
 def test_the_sanity_check_randomizes_every_layer_of_a_copy_down_to_the_input(x):
@@ -327,10 +360,12 @@ def test_a_partial_sanity_check_says_which_layers_kept_their_weights(bundle, x):
 
 def test_the_verdict_calls_the_cut_off_ours_and_uses_it_only_after_a_full_cascade():
     steps, randomized = ("trained", "fc", "conv"), ("fc", "conv")
-    same = sanity.SanityResult(steps, randomized, {"m": []}, {"m": [1.0, 0.9, 0.8]},
-                               {"m": [1.0, 0.5, 0.2]})  # fmt: skip
-    changed = sanity.SanityResult(steps, randomized, {"m": []}, {"m": [1.0, 0.3, 0.1]},
-                                  {"m": [1.0, 0.1, 0.0]})  # fmt: skip
+    same = sanity.SanityResult(
+        steps, randomized, {"m": []}, {"m": [1.0, 0.9, 0.8]}, {"m": [1.0, 0.5, 0.2]}
+    )
+    changed = sanity.SanityResult(
+        steps, randomized, {"m": []}, {"m": [1.0, 0.3, 0.1]}, {"m": [1.0, 0.1, 0.0]}
+    )
     assert same.unchanged("m") and "Our line: ρ ≥ 0.5" in same.verdict("m")
     assert "the paper draws none" in same.verdict("m")
     assert "ρ = 0.80 for |map|, 0.20 signed" in same.verdict("m")

@@ -162,14 +162,20 @@ def test_each_kind_of_tinyvgg_layer_shows_formulas_from_models_formulas(build_pa
         s_in, s_out = info.input_shape, info.output_shape
         expected = []
         if isinstance(layer, ConvSpec):
-            expected.append(fm.conv_output_size(s_in[2], layer.kernel_size, layer.stride,
-                                                layer.pad, layer.dilation))  # fmt: skip
+            expected.append(
+                fm.conv_output_size(
+                    s_in[2], layer.kernel_size, layer.stride, layer.pad, layer.dilation
+                )
+            )
             expected.append(fm.conv_params(layer.kernel_size, s_in[0], s_out[0]))
             expected.append(fm.conv_macs(s_out[1], s_out[2], s_out[0], layer.kernel_size, s_in[0]))
             assert expected[1].value == info.params and expected[2].value == info.macs
         if isinstance(layer, PoolSpec):
-            expected.append(fm.pool_output_size(s_in[2], layer.kernel_size, layer.step,
-                                                layer.padding, layer.ceil_mode))  # fmt: skip
+            expected.append(
+                fm.pool_output_size(
+                    s_in[2], layer.kernel_size, layer.step, layer.padding, layer.ceil_mode
+                )
+            )
         if isinstance(layer, LinearSpec):
             expected.append(fm.linear_params(s_in[0], s_out[0]))
             assert expected[-1].value == info.params

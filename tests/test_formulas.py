@@ -47,8 +47,7 @@ dilations = st.integers(1, 4)
 def test_the_conv_size_formula_evaluates_to_its_value_and_to_torchs_shape(w, k, s, p, d):
     formula = fm.conv_output_size(w, k, s, p, d)
     assume(formula.value >= 1)
-    out = F.conv2d(_row(w), torch.zeros(1, 1, 1, k), stride=(1, s), padding=(0, p),
-                   dilation=(1, d))  # fmt: skip
+    out = F.conv2d(_row(w), torch.zeros(1, 1, 1, k), stride=(1, s), padding=(0, p), dilation=(1, d))
     check(formula, out.shape[-1])
 
 
@@ -87,14 +86,26 @@ def test_the_transposed_size_formula_matches_conv_transpose2d(w, k, s, p, d, dat
     out_pad = data.draw(st.integers(0, max(s, d) - 1))  # PyTorch: below the stride or dilation
     formula = fm.transposed_output_size(w, k, s, p, d, out_pad)
     assume(formula.value >= 1)
-    out = F.conv_transpose2d(_row(w), torch.zeros(1, 1, 1, k), stride=(1, s), padding=(0, p),
-                             output_padding=(0, out_pad), dilation=(1, d))  # fmt: skip
+    out = F.conv_transpose2d(
+        _row(w),
+        torch.zeros(1, 1, 1, k),
+        stride=(1, s),
+        padding=(0, p),
+        output_padding=(0, out_pad),
+        dilation=(1, d),
+    )
     check(formula, out.shape[-1])
 
 
 @settings(max_examples=30, deadline=None)
-@given(kernels, st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.booleans(),
-       st.integers(1, 12))  # fmt: skip
+@given(
+    kernels,
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.booleans(),
+    st.integers(1, 12),
+)
 def test_parameter_and_mac_formulas_count_what_a_real_conv_layer_holds_and_does(
     k, c_per_group, groups, out_per_group, bias, side
 ):
@@ -112,8 +123,11 @@ def test_parameter_and_mac_formulas_count_what_a_real_conv_layer_holds_and_does(
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 2)),
-                min_size=1, max_size=3))  # fmt: skip
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 2)), min_size=1, max_size=3
+    )
+)
 def test_the_receptive_field_recurrence_matches_the_gradient_of_real_convolutions(layers):
     r, j = 1, 1
     for k, d, s in layers:
@@ -228,7 +242,11 @@ def test_no_page_or_panel_writes_numbers_into_latex_by_hand():
 
 
 def test_a_network_with_same_padding_and_an_even_kernel_has_the_size_its_formula_gives():
-    spec = NetworkSpec.from_dict({"input": [1, 64, 64], "layers": [
-        {"type": "conv", "out_channels": 1, "kernel_size": 4, "padding": "same"}]})  # fmt: skip
+    spec = NetworkSpec.from_dict(
+        {
+            "input": [1, 64, 64],
+            "layers": [{"type": "conv", "out_channels": 1, "kernel_size": 4, "padding": "same"}],
+        }
+    )
     left, right = fm.same_padding(4)
     assert spec.output_shape[1] == fm.conv_output_size(64, 4, 1, (left.value, right.value)).value

@@ -142,8 +142,7 @@ def test_a_one_bit_image_becomes_black_and_white():
 def test_an_animation_gives_its_first_frame(fmt):
     frames = [Image.new("RGB", (8, 8), RED), Image.new("RGB", (8, 8), BLUE)]
     options = {"lossless": True} if fmt == "WEBP" else {}
-    data = _encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100,
-                   **options)  # fmt: skip
+    data = _encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, **options)
     assert Image.open(io.BytesIO(data)).n_frames == 2
     loaded = load_image(data)
     assert loaded.mode == "RGB" and loaded.size == (8, 8)

@@ -13,14 +13,32 @@ from models.inspect import activations, effective_field, filters, receptive_fiel
 from models.network.spec import NetworkSpec
 from models.training.evaluate import predict_image
 
-SPEC = NetworkSpec.from_dict({"input": [3, 16, 16], "layers": [
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "se", "reduction": 2}, {"type": "maxpool", "kernel_size": 2},
-    {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-    {"type": "global_avgpool"}, {"type": "linear", "out_features": 5}]})  # fmt: skip
-GRAY = NetworkSpec.from_dict({"input": [1, 12, 12], "layers": [
-    {"type": "conv", "out_channels": 3, "kernel_size": 3}, {"type": "relu"},
-    {"type": "flatten"}, {"type": "linear", "out_features": 4}]})  # fmt: skip
+SPEC = NetworkSpec.from_dict(
+    {
+        "input": [3, 16, 16],
+        "layers": [
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "se", "reduction": 2},
+            {"type": "maxpool", "kernel_size": 2},
+            {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 5},
+        ],
+    }
+)
+GRAY = NetworkSpec.from_dict(
+    {
+        "input": [1, 12, 12],
+        "layers": [
+            {"type": "conv", "out_channels": 3, "kernel_size": 3},
+            {"type": "relu"},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 4},
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")

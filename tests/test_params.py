@@ -17,8 +17,9 @@ ALL_PARAMS = [(f"augment:{a}", p) for a, aug in AUGMENTATIONS.items() for p in a
 ]
 
 
-@pytest.mark.parametrize(("owner", "param"), ALL_PARAMS,
-                         ids=[f"{o}.{p.name}" for o, p in ALL_PARAMS])
+@pytest.mark.parametrize(
+    ("owner", "param"), ALL_PARAMS, ids=[f"{o}.{p.name}" for o, p in ALL_PARAMS]
+)
 def test_every_registered_default_passes_its_own_check(owner, param):
     assert param.check(param.default) == param.default
 

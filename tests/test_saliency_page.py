@@ -92,8 +92,11 @@ def test_the_sanity_check_randomizes_every_layer_by_default(shipped_page):
     shipped_page.multiselect(key="saliency.methods").set_value(["Saliency"]).run()
     shipped_page.button(key="saliency.sanity").click().run()
     assert not shipped_page.exception
-    verdicts = [m.value for m in (*shipped_page.info, *shipped_page.warning)
-                if m.value.startswith("**Saliency**")]  # fmt: skip
+    verdicts = [
+        m.value
+        for m in (*shipped_page.info, *shipped_page.warning)
+        if m.value.startswith("**Saliency**")
+    ]
     assert len(verdicts) == 1 and f"every weight layer ({n} of {n}" in verdicts[0]
     rho = _chart(shipped_page, "saliency.rho")
     names = [trace["name"] for trace in rho["data"]]

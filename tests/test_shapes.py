@@ -82,9 +82,15 @@ def test_ring_and_crescent_holes_show_the_noisy_background_through(kind):
 
 @pytest.mark.parametrize(
     "style",
-    [{"size": 4}, {"noise": -0.1}, {"noise": 2.0}, {"min_scale": 0.9, "max_scale": 0.5},
-     {"max_scale": 1.5}, {"min_scale": 0.0}],
-)  # fmt: skip
+    [
+        {"size": 4},
+        {"noise": -0.1},
+        {"noise": 2.0},
+        {"min_scale": 0.9, "max_scale": 0.5},
+        {"max_scale": 1.5},
+        {"min_scale": 0.0},
+    ],
+)
 def test_an_impossible_style_is_refused(style):
     with pytest.raises(ValueError):
         ShapeStyle(**style)

@@ -215,12 +215,18 @@ def test_an_input_that_is_not_three_whole_numbers_raises_spec_error(shape):
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ('{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": ' + "9" * 5000 + "}]}",
-         "over 4,300 digits"),
+        (
+            '{"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": '
+            + "9" * 5000
+            + "}]}",
+            "over 4,300 digits",
+        ),
         ('{"input": [3, 8, 8], "layers": [{"type": "dropout", "p": NaN}]}', "probability"),
         ('{"input": [3, 8, 8], "layers": [{"type": "dropout", "p": Infinity}]}', "probability"),
-        ('{"input": [3, 8, 8], "layers": [{"type": "elu", "negative_slope": -Infinity}]}',
-         "negative_slope"),
+        (
+            '{"input": [3, 8, 8], "layers": [{"type": "elu", "negative_slope": -Infinity}]}',
+            "negative_slope",
+        ),
         ('{"input": [3, 8, 8], "layers": [{"type": null}]}', "unknown layer type"),
         ('{"input": [3, 8, 8], "layers": null}', "must be a list"),
         (b'{"input": [3, 8, 8], "layers": [\xff]}', "not a text file"),
@@ -229,9 +235,20 @@ def test_an_input_that_is_not_three_whole_numbers_raises_spec_error(shape):
         (None, "is text"),
         (12, "is text"),
     ],
-    ids=["huge-int", "nan", "inf", "-inf", "null-type", "null-layers", "not-utf8", "deep", "1mb",
-         "none", "int"],
-)  # fmt: skip
+    ids=[
+        "huge-int",
+        "nan",
+        "inf",
+        "-inf",
+        "null-type",
+        "null-layers",
+        "not-utf8",
+        "deep",
+        "1mb",
+        "none",
+        "int",
+    ],
+)
 def test_hostile_json_text_raises_a_short_spec_error(text, words):
     with pytest.raises(SpecError) as err:
         NetworkSpec.from_json(text)
@@ -282,11 +299,13 @@ def test_a_link_round_trips_every_preset():
         ("not a link at all", "damaged"),
         (base64.urlsafe_b64encode(zlib.compress(b"\xff\xfe{}")).decode(), "damaged"),
         ("A" * 100_001, "far longer"),
-        (_link({"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": None}]}),
-         "Layer 1 (conv): out_channels must be a whole number"),
+        (
+            _link({"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": None}]}),
+            "Layer 1 (conv): out_channels must be a whole number",
+        ),
     ],
     ids=["5gb", "25mb", "cut", "non-ascii", "not-base64", "not-utf8", "too-long", "bad-layer"],
-)  # fmt: skip
+)
 def test_a_bad_link_raises_a_spec_error_in_plain_words(link, words):
     with pytest.raises(SpecError) as err:
         decode_spec(link)

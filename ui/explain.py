@@ -6,8 +6,9 @@ import numpy as np
 import streamlit as st
 
 
-def target_picker(page: str, label: str, class_names: tuple[str, ...] | list[str],
-                  probs: np.ndarray) -> int:  # fmt: skip
+def target_picker(
+    page: str, label: str, class_names: tuple[str, ...] | list[str], probs: np.ndarray
+) -> int:
     """A selectbox `<page>.target` over the classes, the network's answer first.
 
     Whenever the prediction changes (a new image or model), the choice goes back to the new
@@ -20,8 +21,10 @@ def target_picker(page: str, label: str, class_names: tuple[str, ...] | list[str
     if ss.get(seen) != prediction or ss.get(key) not in order:
         ss[seen] = prediction
         ss[key] = order[0]
-    return st.selectbox(label, order, key=key,
-                        format_func=lambda i: f"{class_names[i]} ({probs[i]:.1%})",
-                        help="The network's answer comes first; a new image or model starts "
-                        "from its new answer.")  # fmt: skip
-
+    return st.selectbox(
+        label,
+        order,
+        key=key,
+        format_func=lambda i: f"{class_names[i]} ({probs[i]:.1%})",
+        help="The network's answer comes first; a new image or model starts from its new answer.",
+    )

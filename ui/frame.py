@@ -83,7 +83,7 @@ def frame(title: str, intro: str | None = None) -> None:
         st.divider()
         image_picker()
     st.title(title)
-    if "_link_error" in st.session_state:
-        st.error(f"The shared link could not be opened: {st.session_state.pop('_link_error')}")
+    if state.LINK_ERROR in st.session_state:
+        st.error(f"The shared link could not be opened: {st.session_state.pop(state.LINK_ERROR)}")
     if intro:
         st.markdown(intro)

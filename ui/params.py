@@ -21,15 +21,17 @@ def param_widget(param: Param, key: str, disabled: bool = False) -> Any:
         if key in st.session_state and st.session_state[key] not in param.options:
             del st.session_state[key]
         index = param.options.index(param.default) if param.default in param.options else 0
-        value = st.selectbox(param.label, param.options, index, key=key, help=param.help,
-                             disabled=disabled)  # fmt: skip
+        value = st.selectbox(
+            param.label, param.options, index, key=key, help=param.help, disabled=disabled
+        )
         return param.check(value)
     cast = int if param.is_int else float
     low, high, default = cast(param.low), cast(param.high), cast(param.default)
     step = cast(param.step or (1 if param.is_int else 0.01))
     widget = st.number_input if param.typed else st.slider
-    value = widget(param.label, low, high, default, step, key=key, help=param.help,
-                   disabled=disabled)  # fmt: skip
+    value = widget(
+        param.label, low, high, default, step, key=key, help=param.help, disabled=disabled
+    )
     return param.check(value)
 
 

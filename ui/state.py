@@ -21,6 +21,8 @@ from ui import results
 from ui.shared_models import available_shipped, shipped_model
 
 NETWORK, IMAGE, IMAGE_NAME, MODEL = "network", "image", "image_name", "model"
+PIPELINE = "augmentation.pipeline"  # the PipelineSpec saved on Augmentation for the Train page
+LINK_LOADED, LINK_ERROR = "_link.loaded", "_link.error"  # the last `?net=` link and its refusal
 QUERY_KEY = "net"
 
 
@@ -68,12 +70,12 @@ def decode_spec(text: str) -> NetworkSpec:
 def init() -> None:
     """Fill in defaults once per session; a `?net=` link sets the network."""
     ss = st.session_state
-    if QUERY_KEY in st.query_params and ss.get("_loaded_link") != st.query_params[QUERY_KEY]:
-        ss["_loaded_link"] = st.query_params[QUERY_KEY]
+    if QUERY_KEY in st.query_params and ss.get(LINK_LOADED) != st.query_params[QUERY_KEY]:
+        ss[LINK_LOADED] = st.query_params[QUERY_KEY]
         try:
             set_current_spec(decode_spec(st.query_params[QUERY_KEY]))
         except SpecError as err:
-            ss["_link_error"] = str(err)
+            ss[LINK_ERROR] = str(err)
     if NETWORK not in ss:
         ss[NETWORK] = PRESETS[DEFAULT_PRESET].spec
     if IMAGE not in ss:
@@ -137,3 +139,8 @@ def set_current_model(bundle: ModelBundle) -> None:
     ss[MODEL] = bundle
     if bundle.spec is not None:
         ss[NETWORK] = bundle.spec
+
+
+def saved_pipeline():
+    """The augmentation pipeline saved on the Augmentation page for training, or None."""
+    return st.session_state.get(PIPELINE)

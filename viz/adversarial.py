@@ -11,8 +11,9 @@ from viz import theme
 from viz.saliency import _rgb
 
 
-def attack_figure(original: np.ndarray, adversarial: np.ndarray, amplify: float,
-                  titles: tuple[str, str, str]) -> go.Figure:  # fmt: skip
+def attack_figure(
+    original: np.ndarray, adversarial: np.ndarray, amplify: float, titles: tuple[str, str, str]
+) -> go.Figure:
     """Original, perturbation (×amplify around mid-gray) and adversarial image, side by side."""
     perturbation = np.clip(0.5 + amplify * (adversarial - original), 0, 1)
     fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.03)
@@ -23,25 +24,32 @@ def attack_figure(original: np.ndarray, adversarial: np.ndarray, amplify: float,
     return theme.base_layout(fig, height=330)
 
 
-def before_after_figure(class_names: list[str], before: np.ndarray, after: np.ndarray,
-                        top: int = 5) -> go.Figure:  # fmt: skip
+def before_after_figure(
+    class_names: list[str], before: np.ndarray, after: np.ndarray, top: int = 5
+) -> go.Figure:
     """The classes most likely before or after the attack, with both probabilities."""
     keep = list(dict.fromkeys([*np.argsort(-before)[:top], *np.argsort(-after)[:top]]))[: top + 2]
     labels = [class_names[i] for i in keep]
-    fig = go.Figure([
-        go.Bar(x=labels, y=before[keep], name="original", marker_color=theme.ACCENT),
-        go.Bar(x=labels, y=after[keep], name="adversarial", marker_color=theme.BAD),
-    ])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=before[keep], name="original", marker_color=theme.ACCENT),
+            go.Bar(x=labels, y=after[keep], name="adversarial", marker_color=theme.BAD),
+        ]
+    )
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="probability")
     fig.update_layout(barmode="group")
     return theme.base_layout(fig, height=320)
 
 
-def robustness_figure(epsilons: list[float], values: list[float], label: str,
-                      chance: float | None = None) -> go.Figure:  # fmt: skip
+def robustness_figure(
+    epsilons: list[float], values: list[float], label: str, chance: float | None = None
+) -> go.Figure:
     """Accuracy (or agreement) on the validation set as ε grows."""
-    fig = go.Figure(go.Scatter(x=epsilons, y=values, mode="lines+markers", name=label,
-                               line={"color": theme.ACCENT}))  # fmt: skip
+    fig = go.Figure(
+        go.Scatter(
+            x=epsilons, y=values, mode="lines+markers", name=label, line={"color": theme.ACCENT}
+        )
+    )
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dot", line_color=theme.MUTED, annotation_text="chance")
     fig.update_xaxes(title="ε (pixel values, /255)")

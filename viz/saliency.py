@@ -35,8 +35,13 @@ def _lut(signed: bool) -> np.ndarray:
     return np.array([[float(v) for v in c[4:-1].split(",")] for c in colours], dtype=np.float32)
 
 
-def overlay_rgb(image: np.ndarray, heat: np.ndarray, mode: str = "blended",
-                signed: bool = False, opacity: float = 0.55) -> np.ndarray:  # fmt: skip
+def overlay_rgb(
+    image: np.ndarray,
+    heat: np.ndarray,
+    mode: str = "blended",
+    signed: bool = False,
+    opacity: float = 0.55,
+) -> np.ndarray:
     """The map drawn over the image as (H, W, 3) uint8: heatmap only, blended, or masked."""
     base = _rgb(image).astype(np.float32)
     if mode == "masked":
@@ -64,8 +69,13 @@ def _axes_off(fig: go.Figure) -> None:
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
 
 
-def saliency_figure(image: np.ndarray, maps: dict[str, np.ndarray], mode: str = "blended",
-                    signed: bool = False, opacity: float = 0.55) -> go.Figure:  # fmt: skip
+def saliency_figure(
+    image: np.ndarray,
+    maps: dict[str, np.ndarray],
+    mode: str = "blended",
+    signed: bool = False,
+    opacity: float = 0.55,
+) -> go.Figure:
     """The image, then one panel per method with its map, and one colour bar for all."""
     titles = ["Image", *maps]
     fig = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.02)
@@ -77,25 +87,45 @@ def saliency_figure(image: np.ndarray, maps: dict[str, np.ndarray], mode: str = 
             continue
         if mode == "blended":
             fig.add_trace(go.Image(z=_rgb(image), hoverinfo="skip"), 1, col)
-        fig.add_trace(go.Heatmap(z=heat, coloraxis="coloraxis",
-                                 opacity=opacity if mode == "blended" else 1.0,
-                                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"),
-                      1, col)  # fmt: skip
-    fig.update_layout(coloraxis={"colorscale": _scale(signed), "cmin": lo, "cmax": 1.0,
-                                 "colorbar": {"title": "importance", "thickness": 12}},
-                      coloraxis_showscale=mode != "masked")  # fmt: skip
+        fig.add_trace(
+            go.Heatmap(
+                z=heat,
+                coloraxis="coloraxis",
+                opacity=opacity if mode == "blended" else 1.0,
+                hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
+            ),
+            1,
+            col,
+        )
+    fig.update_layout(
+        coloraxis={
+            "colorscale": _scale(signed),
+            "cmin": lo,
+            "cmax": 1.0,
+            "colorbar": {"title": "importance", "thickness": 12},
+        },
+        coloraxis_showscale=mode != "masked",
+    )
     _axes_off(fig)
     return theme.base_layout(fig, height=320)
 
 
-def probabilities_figure(class_names: list[str], probs: np.ndarray, top: int = 5,
-                         highlight: int | None = None) -> go.Figure:  # fmt: skip
+def probabilities_figure(
+    class_names: list[str], probs: np.ndarray, top: int = 5, highlight: int | None = None
+) -> go.Figure:
     """The top classes' probabilities as horizontal bars; `highlight` is drawn in the accent."""
     order = np.argsort(-probs)[:top][::-1]
     colours = [theme.ACCENT_2 if i == highlight else theme.ACCENT for i in order]
-    fig = go.Figure(go.Bar(x=probs[order], y=[class_names[i] for i in order], orientation="h",
-                           marker_color=colours, text=[f"{probs[i]:.1%}" for i in order],
-                           textposition="auto"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=probs[order],
+            y=[class_names[i] for i in order],
+            orientation="h",
+            marker_color=colours,
+            text=[f"{probs[i]:.1%}" for i in order],
+            textposition="auto",
+        )
+    )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
     return theme.base_layout(fig, height=60 + 36 * len(order))
 
@@ -103,8 +133,14 @@ def probabilities_figure(class_names: list[str], probs: np.ndarray, top: int = 5
 def sanity_figure(steps: list[str], maps: dict[str, list[np.ndarray]]) -> go.Figure:
     """A row per method: its map on the trained model, then after each randomized layer."""
     methods = list(maps)
-    fig = make_subplots(len(methods), len(steps), column_titles=steps, row_titles=methods,
-                        horizontal_spacing=0.01, vertical_spacing=0.03)  # fmt: skip
+    fig = make_subplots(
+        len(methods),
+        len(steps),
+        column_titles=steps,
+        row_titles=methods,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.03,
+    )
     for row, name in enumerate(methods, start=1):
         for col, heat in enumerate(maps[name], start=1):
             fig.add_trace(go.Heatmap(z=heat, coloraxis="coloraxis", hoverinfo="skip"), row, col)
@@ -113,9 +149,12 @@ def sanity_figure(steps: list[str], maps: dict[str, list[np.ndarray]]) -> go.Fig
     return theme.base_layout(fig, height=80 + 130 * len(methods))
 
 
-def correlation_figure(steps: list[str], rank_abs: dict[str, list[float]],
-                       rank_signed: dict[str, list[float]],
-                       line: float | None = None) -> go.Figure:  # fmt: skip
+def correlation_figure(
+    steps: list[str],
+    rank_abs: dict[str, list[float]],
+    rank_signed: dict[str, list[float]],
+    line: float | None = None,
+) -> go.Figure:
     """Rank correlation with the trained model's map as more layers are randomized, per method:
     of |map| (solid) and of the signed map (dotted), as Adebayo et al. (2018) report it.
 
@@ -124,8 +163,10 @@ def correlation_figure(steps: list[str], rank_abs: dict[str, list[float]],
     fig = go.Figure()
     for i, name in enumerate(rank_abs):
         colour = theme.SERIES[i % len(theme.SERIES)]
-        for values, dash, kind in ((rank_abs[name], "solid", "|map|"),
-                                   (rank_signed.get(name), "dot", "signed")):  # fmt: skip
+        for values, dash, kind in (
+            (rank_abs[name], "solid", "|map|"),
+            (rank_signed.get(name), "dot", "signed"),
+        ):
             if values is None:
                 continue
             fig.add_trace(
@@ -139,8 +180,12 @@ def correlation_figure(steps: list[str], rank_abs: dict[str, list[float]],
                 )
             )
     if line is not None:
-        fig.add_hline(y=line, line_dash="dash", line_color=theme.MUTED,
-                      annotation_text=f"our line, ρ = {line:g} (not in the paper)")  # fmt: skip
+        fig.add_hline(
+            y=line,
+            line_dash="dash",
+            line_color=theme.MUTED,
+            annotation_text=f"our line, ρ = {line:g} (not in the paper)",
+        )
     fig.update_yaxes(range=[-1.05, 1.05], title="Spearman ρ with the trained map")
     fig.update_xaxes(title="layers randomized so far (from the output down)")
     return theme.base_layout(fig, height=380)

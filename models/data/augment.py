@@ -39,88 +39,152 @@ class Augmentation:
     pil: bool = True  # runs on PIL images (much faster for the preview's geometry)
 
 
-def _p(name: str, label: str, default: Any, low: float = 0.0, high: float = 1.0,
-       step: float | None = None) -> Param:  # fmt: skip
+def _p(
+    name: str,
+    label: str,
+    default: Any,
+    low: float = 0.0,
+    high: float = 1.0,
+    step: float | None = None,
+) -> Param:
     return Param(name, label, default, low, high, step)
 
 
 SURE = {"p": 1.0}  # a transform's own coin is fixed at 1: the step's probability decides
-POLICIES = {"ImageNet": v2.AutoAugmentPolicy.IMAGENET, "CIFAR-10": v2.AutoAugmentPolicy.CIFAR10,
-            "SVHN": v2.AutoAugmentPolicy.SVHN}  # fmt: skip
+POLICIES = {
+    "ImageNet": v2.AutoAugmentPolicy.IMAGENET,
+    "CIFAR-10": v2.AutoAugmentPolicy.CIFAR10,
+    "SVHN": v2.AutoAugmentPolicy.SVHN,
+}
 
 AUGMENTATIONS: dict[str, Augmentation] = {
     "Random resized crop": Augmentation(
-        "RandomResizedCrop", "Crop a random part (area share in [min, 1]) and resize it back.",
+        "RandomResizedCrop",
+        "Crop a random part (area share in [min, 1]) and resize it back.",
         lambda v, size: {"size": size, "scale": (v["min_area"], 1.0), "antialias": True},
-        (_p("min_area", "Smallest area share", 0.5, 0.08, 1.0, 0.01),)),
+        (_p("min_area", "Smallest area share", 0.5, 0.08, 1.0, 0.01),),
+    ),
     "Random crop with padding": Augmentation(
-        "RandomCrop", "Pad every side, then cut a window of the original size somewhere.",
+        "RandomCrop",
+        "Pad every side, then cut a window of the original size somewhere.",
         lambda v, size: {"size": size, "padding": v["padding"], "padding_mode": v["mode"]},
-        (_p("padding", "Padding (pixels)", 4, 0, 32, 1),
-         Param("mode", "Padding fill", "constant", options=("constant", "edge", "reflect")))),
-    "Horizontal flip": Augmentation("RandomHorizontalFlip", "Mirror left to right.",
-                                    lambda v, size: SURE),
-    "Vertical flip": Augmentation("RandomVerticalFlip", "Mirror top to bottom.",
-                                  lambda v, size: SURE),
+        (
+            _p("padding", "Padding (pixels)", 4, 0, 32, 1),
+            Param("mode", "Padding fill", "constant", options=("constant", "edge", "reflect")),
+        ),
+    ),
+    "Horizontal flip": Augmentation(
+        "RandomHorizontalFlip", "Mirror left to right.", lambda v, size: SURE
+    ),
+    "Vertical flip": Augmentation(
+        "RandomVerticalFlip", "Mirror top to bottom.", lambda v, size: SURE
+    ),
     "Rotation": Augmentation(
-        "RandomRotation", "Turn by a random angle in [−d, d] degrees.",
-        lambda v, size: {"degrees": v["degrees"]}, (_p("degrees", "Degrees", 15, 0, 180, 1),)),
+        "RandomRotation",
+        "Turn by a random angle in [−d, d] degrees.",
+        lambda v, size: {"degrees": v["degrees"]},
+        (_p("degrees", "Degrees", 15, 0, 180, 1),),
+    ),
     "Affine": Augmentation(
-        "RandomAffine", "Rotate, move, scale and shear at once.",
-        lambda v, size: {"degrees": v["degrees"], "translate": (v["shift"], v["shift"]),
-                         "scale": (1 - v["zoom"], 1 + v["zoom"]), "shear": v["shear"]},
-        (_p("degrees", "Degrees", 10, 0, 180, 1), _p("shift", "Shift (share of side)", 0.1, 0, 0.5),
-         _p("zoom", "Zoom ±", 0.1, 0, 0.5), _p("shear", "Shear (degrees)", 5, 0, 45, 1))),
+        "RandomAffine",
+        "Rotate, move, scale and shear at once.",
+        lambda v, size: {
+            "degrees": v["degrees"],
+            "translate": (v["shift"], v["shift"]),
+            "scale": (1 - v["zoom"], 1 + v["zoom"]),
+            "shear": v["shear"],
+        },
+        (
+            _p("degrees", "Degrees", 10, 0, 180, 1),
+            _p("shift", "Shift (share of side)", 0.1, 0, 0.5),
+            _p("zoom", "Zoom ±", 0.1, 0, 0.5),
+            _p("shear", "Shear (degrees)", 5, 0, 45, 1),
+        ),
+    ),
     "Perspective": Augmentation(
-        "RandomPerspective", "Pull the corners as if seen from another angle.",
+        "RandomPerspective",
+        "Pull the corners as if seen from another angle.",
         lambda v, size: {"distortion_scale": v["distortion"], **SURE},
-        (_p("distortion", "Distortion", 0.3, 0.0, 1.0),)),
+        (_p("distortion", "Distortion", 0.3, 0.0, 1.0),),
+    ),
     "Elastic": Augmentation(
-        "ElasticTransform", "Bend the image with a smooth random displacement field (slow).",
+        "ElasticTransform",
+        "Bend the image with a smooth random displacement field (slow).",
         lambda v, size: {"alpha": v["alpha"], "sigma": v["sigma"]},
-        (_p("alpha", "Strength α", 50.0, 0.0, 200.0, 5.0),
-         _p("sigma", "Smoothness σ", 5.0, 1.0, 10.0))),
+        (
+            _p("alpha", "Strength α", 50.0, 0.0, 200.0, 5.0),
+            _p("sigma", "Smoothness σ", 5.0, 1.0, 10.0),
+        ),
+    ),
     "Colour jitter": Augmentation(
-        "ColorJitter", "Random brightness, contrast, saturation and hue, in a random order.",
+        "ColorJitter",
+        "Random brightness, contrast, saturation and hue, in a random order.",
         lambda v, size: {k: v[k] for k in ("brightness", "contrast", "saturation", "hue")},
-        (_p("brightness", "Brightness ±", 0.3), _p("contrast", "Contrast ±", 0.3),
-         _p("saturation", "Saturation ±", 0.3), _p("hue", "Hue ±", 0.05, 0.0, 0.5))),
+        (
+            _p("brightness", "Brightness ±", 0.3),
+            _p("contrast", "Contrast ±", 0.3),
+            _p("saturation", "Saturation ±", 0.3),
+            _p("hue", "Hue ±", 0.05, 0.0, 0.5),
+        ),
+    ),
     "Grayscale": Augmentation("RandomGrayscale", "Drop the colour.", lambda v, size: SURE),
     "Gaussian blur": Augmentation(
-        "GaussianBlur", "Blur with a random σ in [0.1, max].",
+        "GaussianBlur",
+        "Blur with a random σ in [0.1, max].",
         lambda v, size: {"kernel_size": v["kernel"], "sigma": (0.1, v["sigma"])},
-        (_p("kernel", "Kernel side (odd)", 5, 3, 15, 2), _p("sigma", "Largest σ", 1.5, 0.1, 5.0))),
+        (_p("kernel", "Kernel side (odd)", 5, 3, 15, 2), _p("sigma", "Largest σ", 1.5, 0.1, 5.0)),
+    ),
     "Gaussian noise": Augmentation(
-        "GaussianNoise", "Add noise of std σ (in units of the full pixel range).",
-        lambda v, size: {"sigma": v["sigma"]}, (_p("sigma", "σ", 0.05, 0.0, 0.5, 0.01),), False),
+        "GaussianNoise",
+        "Add noise of std σ (in units of the full pixel range).",
+        lambda v, size: {"sigma": v["sigma"]},
+        (_p("sigma", "σ", 0.05, 0.0, 0.5, 0.01),),
+        False,
+    ),
     "Random erasing": Augmentation(
-        "RandomErasing", "Black out a random rectangle (Zhong et al., 2017).",
+        "RandomErasing",
+        "Black out a random rectangle (Zhong et al., 2017).",
         lambda v, size: {"scale": (0.02, v["max_area"]), **SURE},
-        (_p("max_area", "Largest area share", 0.2, 0.02, 0.5, 0.01),), False),
+        (_p("max_area", "Largest area share", 0.2, 0.02, 0.5, 0.01),),
+        False,
+    ),
     "Invert": Augmentation("RandomInvert", "Negative image.", lambda v, size: SURE),
     "Posterize": Augmentation(
-        "RandomPosterize", "Keep only the top bits of each pixel.",
-        lambda v, size: {"bits": v["bits"], **SURE}, (_p("bits", "Bits kept", 4, 1, 8, 1),)),
+        "RandomPosterize",
+        "Keep only the top bits of each pixel.",
+        lambda v, size: {"bits": v["bits"], **SURE},
+        (_p("bits", "Bits kept", 4, 1, 8, 1),),
+    ),
     "Solarize": Augmentation(
-        "RandomSolarize", "Invert pixels brighter than a threshold.",
+        "RandomSolarize",
+        "Invert pixels brighter than a threshold.",
         lambda v, size: {"threshold": float(v["threshold"]), **SURE},
-        (_p("threshold", "Threshold (0-255)", 192, 0, 255, 1),)),
+        (_p("threshold", "Threshold (0-255)", 192, 0, 255, 1),),
+    ),
     "AutoAugment": Augmentation(
-        "AutoAugment", "A policy learned on a data set (Cubuk et al., 2019).",
+        "AutoAugment",
+        "A policy learned on a data set (Cubuk et al., 2019).",
         lambda v, size: {"policy": POLICIES[v["policy"]]},
-        (Param("policy", "Policy", "ImageNet", options=tuple(POLICIES)),)),
+        (Param("policy", "Policy", "ImageNet", options=tuple(POLICIES)),),
+    ),
     "RandAugment": Augmentation(
-        "RandAugment", "N random operations at one magnitude (Cubuk et al., 2020).",
+        "RandAugment",
+        "N random operations at one magnitude (Cubuk et al., 2020).",
         lambda v, size: {"num_ops": v["num_ops"], "magnitude": v["magnitude"]},
-        (_p("num_ops", "Operations", 2, 1, 5, 1), _p("magnitude", "Magnitude", 9, 0, 30, 1))),
+        (_p("num_ops", "Operations", 2, 1, 5, 1), _p("magnitude", "Magnitude", 9, 0, 30, 1)),
+    ),
     "TrivialAugment": Augmentation(
-        "TrivialAugmentWide", "One random operation at a random strength (Müller and Hutter, "
-        "2021).", lambda v, size: {}),
+        "TrivialAugmentWide",
+        "One random operation at a random strength (Müller and Hutter, 2021).",
+        lambda v, size: {},
+    ),
     "AugMix": Augmentation(
-        "AugMix", "Blend augmentation chains with the original (Hendrycks et al., 2020; slow).",
+        "AugMix",
+        "Blend augmentation chains with the original (Hendrycks et al., 2020; slow).",
         lambda v, size: {"severity": v["severity"], "mixture_width": v["width"]},
-        (_p("severity", "Severity", 3, 1, 10, 1), _p("width", "Chains", 3, 1, 5, 1))),
-}  # fmt: skip
+        (_p("severity", "Severity", 3, 1, 10, 1), _p("width", "Chains", 3, 1, 5, 1)),
+    ),
+}
 
 
 class AugmentError(CNNLabError):
@@ -179,10 +243,14 @@ class PipelineSpec:
         return cls(steps)
 
 
-DEFAULT_PIPELINE = PipelineSpec((
-    StepSpec("Random resized crop", p=1.0), StepSpec("Horizontal flip", p=0.5),
-    StepSpec("Colour jitter", p=0.8), StepSpec("Rotation", p=0.5),
-))  # fmt: skip
+DEFAULT_PIPELINE = PipelineSpec(
+    (
+        StepSpec("Random resized crop", p=1.0),
+        StepSpec("Horizontal flip", p=0.5),
+        StepSpec("Colour jitter", p=0.8),
+        StepSpec("Rotation", p=0.5),
+    )
+)
 
 
 def build_step(step: StepSpec, size: Size) -> v2.Transform:
@@ -277,8 +345,11 @@ def apply_traced(t: v2.Transform, step: StepSpec, image: Any) -> tuple[Any, str]
 def _pixels(image: Any) -> np.ndarray:
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("RGB"))
-    return image.permute(1, 2, 0).expand(-1, -1, 3).numpy() if image.shape[0] == 1 else (
-        image.permute(1, 2, 0).numpy())  # fmt: skip
+    return (
+        image.permute(1, 2, 0).expand(-1, -1, 3).numpy()
+        if image.shape[0] == 1
+        else (image.permute(1, 2, 0).numpy())
+    )
 
 
 def preview_image(image: Image.Image, side: int = 224) -> Image.Image:
@@ -298,8 +369,9 @@ class GridSample:
     notes: tuple[tuple[str, ...], ...]  # per image, one line per step: what it drew
 
 
-def sample_grid(image: Image.Image, spec: PipelineSpec, n: int = 16, seed: int = 0,
-                side: int = 224) -> GridSample:  # fmt: skip
+def sample_grid(
+    image: Image.Image, spec: PipelineSpec, n: int = 16, seed: int = 0, side: int = 224
+) -> GridSample:
     """`n` augmented versions of the image; the same seed gives the same grid.
 
     Steps run on PIL images where torchvision allows it (fast geometry), else on uint8 tensors.

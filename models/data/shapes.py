@@ -16,9 +16,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SHAPE_CLASSES: tuple[str, ...] = (
-    "circle", "square", "triangle", "star", "cross",
-    "ring", "heart", "crescent", "arrow", "pentagon",
-)  # fmt: skip
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "cross",
+    "ring",
+    "heart",
+    "crescent",
+    "arrow",
+    "pentagon",
+)
 
 _SUPERSAMPLE = 4  # draw at this multiple of the final size, then shrink: smooth edges
 _MIN_COLOUR_DISTANCE = 150.0  # RGB distance (0..441) kept between shape and background
@@ -85,8 +93,9 @@ def _heart(n: int = 48) -> np.ndarray:
 
 
 def _arrow() -> np.ndarray:
-    return _unit([(-1, -0.2), (0.15, -0.2), (0.15, -0.6), (1, 0),
-                  (0.15, 0.6), (0.15, 0.2), (-1, 0.2)])  # fmt: skip
+    return _unit(
+        [(-1, -0.2), (0.15, -0.2), (0.15, -0.6), (1, 0), (0.15, 0.6), (0.15, 0.2), (-1, 0.2)]
+    )
 
 
 _POLYGONS: dict[str, np.ndarray] = {
@@ -117,8 +126,13 @@ def _mask(kind: str, side: int, centre: np.ndarray, radius: float, angle: float)
             _disc(draw, cx, cy, r * _RING_HOLE, 0)
         elif kind == "crescent":
             bite, offset = _CRESCENT_BITE
-            _disc(draw, cx + r * offset * math.cos(angle), cy + r * offset * math.sin(angle),
-                  r * bite, 0)  # fmt: skip
+            _disc(
+                draw,
+                cx + r * offset * math.cos(angle),
+                cy + r * offset * math.sin(angle),
+                r * bite,
+                0,
+            )
     else:
         c, s = math.cos(angle), math.sin(angle)
         pts = _POLYGONS[kind] @ np.array([[c, s], [-s, c]]) * r + (cx, cy)

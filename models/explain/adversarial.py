@@ -20,8 +20,7 @@ from models.bundle import ModelBundle
 from models.data import datasets as data
 from models.data.shapes import SHAPE_CLASSES
 from models.errors import CNNLabError
-from models.explain.layers import PixelModel, guarded, pixel_model
-from models.inputs import bundle_pixels, images_to_pixels
+from models.inputs import PixelModel, bundle_pixels, guarded, images_to_pixels, pixel_model
 
 ATTACKS = ("FGSM", "PGD")
 HELD_OUT_SEED = 12_345  # shapes drawn with this seed: models/pretrain never trains on them
@@ -74,8 +73,9 @@ def fgsm(model: PixelModel, x: torch.Tensor, labels: torch.Tensor, eps: float) -
     return (x + eps * _gradient(model, x, labels).sign()).clamp(0, 1).detach()
 
 
-def pgd(model: PixelModel, x: torch.Tensor, labels: torch.Tensor, eps: float,
-        config: AttackConfig) -> torch.Tensor:  # fmt: skip
+def pgd(
+    model: PixelModel, x: torch.Tensor, labels: torch.Tensor, eps: float, config: AttackConfig
+) -> torch.Tensor:
     """Projected gradient descent on the loss, staying within eps of x (L∞) and in [0, 1]."""
     step = config.step_size / 255
     adv = x.clone()
@@ -88,8 +88,9 @@ def pgd(model: PixelModel, x: torch.Tensor, labels: torch.Tensor, eps: float,
     return adv.clamp(0, 1).detach()
 
 
-def run_attack(model: PixelModel, x: torch.Tensor, labels: torch.Tensor,
-               config: AttackConfig) -> torch.Tensor:  # fmt: skip
+def run_attack(
+    model: PixelModel, x: torch.Tensor, labels: torch.Tensor, config: AttackConfig
+) -> torch.Tensor:
     eps = config.epsilon / 255
     if eps == 0:
         return x.clone()
@@ -141,10 +142,15 @@ def attack_image(bundle: ModelBundle, image: Image.Image, config: AttackConfig) 
         adv = run_attack(model, x, label, config)
         with torch.no_grad():
             after = model(adv)
-    return AttackResult(_hwc(x), _hwc(adv), torch.softmax(before, 1)[0].numpy(),
-                        torch.softmax(after, 1)[0].numpy(), int(label),
-                        float(F.cross_entropy(before, label)),
-                        float(F.cross_entropy(after, label)))  # fmt: skip
+    return AttackResult(
+        _hwc(x),
+        _hwc(adv),
+        torch.softmax(before, 1)[0].numpy(),
+        torch.softmax(after, 1)[0].numpy(),
+        int(label),
+        float(F.cross_entropy(before, label)),
+        float(F.cross_entropy(after, label)),
+    )
 
 
 @dataclass(frozen=True)
@@ -211,8 +217,9 @@ def robustness_curve(
             clean = torch.cat([model(part).argmax(1) for part in x.split(CHUNK)])
         attacked = y if match else clean  # push away from the truth, else from the answer
         for eps in epsilons:
-            cfg = AttackConfig(config.method, eps, config.steps, config.step_size,
-                               config.random_start, config.seed)  # fmt: skip
+            cfg = AttackConfig(
+                config.method, eps, config.steps, config.step_size, config.random_start, config.seed
+            )
             preds = []
             for part, labels in zip(x.split(CHUNK), attacked.split(CHUNK), strict=True):
                 adv = run_attack(model, part, labels, cfg)

@@ -16,8 +16,8 @@ from torch import nn
 from models.bundle import ModelBundle
 from models.errors import CNNLabError
 from models.explain.attribution import ATTRIBUTION_METHODS, default_layer
-from models.explain.layers import guarded, rectified_layer
-from models.inputs import bundle_pixels, normalize_pixels
+from models.explain.layers import rectified_layer
+from models.inputs import bundle_pixels, guarded, normalize_pixels
 from models.inspect.activations import hooked
 from models.network import blocks
 
@@ -106,14 +106,22 @@ def gradcam_for(bundle: ModelBundle, gates: AttentionGates, target: int) -> np.n
     return cam[0, 0].numpy()
 
 
-def compute_attention(bundle: ModelBundle, image: Image.Image,
-                      target: int | None = None) -> AttentionResult:  # fmt: skip
+def compute_attention(
+    bundle: ModelBundle, image: Image.Image, target: int | None = None
+) -> AttentionResult:
     """The gates and Grad-CAM for `target` (default: the prediction), in one result."""
     gates = read_gates(bundle, image)
     target = int(gates.probabilities.argmax()) if target is None else target
-    return AttentionResult(gates.image, gates.probabilities, target, gates.channel,
-                           gates.spatial, gradcam_for(bundle, gates, target),
-                           gates.gradcam_layer, gates.gradcam_maps)  # fmt: skip
+    return AttentionResult(
+        gates.image,
+        gates.probabilities,
+        target,
+        gates.channel,
+        gates.spatial,
+        gradcam_for(bundle, gates, target),
+        gates.gradcam_layer,
+        gates.gradcam_maps,
+    )
 
 
 def channel_weights_csv(channel: tuple[tuple[str, np.ndarray], ...]) -> str:

@@ -26,15 +26,8 @@ from torch import nn
 
 from models.bundle import ModelBundle
 from models.errors import CNNLabError
-from models.explain.layers import (
-    PixelModel,
-    conv_layers,
-    guarded,
-    pixel_model,
-    rectified_layer,
-    relu_copy,
-)
-from models.inputs import bundle_pixels
+from models.explain.layers import conv_layers, rectified_layer, relu_copy
+from models.inputs import PixelModel, bundle_pixels, guarded, pixel_model
 from models.params import Param
 
 SIGNS = ("positive", "negative", "absolute", "all")
@@ -143,17 +136,20 @@ class Method:
             values["layer"] = default_layer(bundle.model)
         return values
 
-    def attribute(self, bundle: ModelBundle, x: torch.Tensor, target: int,
-                  **settings: Any) -> torch.Tensor:  # fmt: skip
+    def attribute(
+        self, bundle: ModelBundle, x: torch.Tensor, target: int, **settings: Any
+    ) -> torch.Tensor:
         """A map the shape of x, for the target class's logit; neither x nor the model changes."""
         return self.compute(bundle, x, target, **settings)[0]
 
-    def compute(self, bundle: ModelBundle, x: torch.Tensor, target: int,
-                **settings: Any) -> tuple[torch.Tensor, Completeness | None]:  # fmt: skip
+    def compute(
+        self, bundle: ModelBundle, x: torch.Tensor, target: int, **settings: Any
+    ) -> tuple[torch.Tensor, Completeness | None]:
         """The map, and for methods that promise to add up to F(x) − F(x′), how well they do."""
         if not 0 <= target < len(bundle.class_names):
-            raise AttributionError(f"there is no class {target}; the model has "
-                                   f"{len(bundle.class_names)} classes")  # fmt: skip
+            raise AttributionError(
+                f"there is no class {target}; the model has {len(bundle.class_names)} classes"
+            )
         values = self.defaults(bundle) | settings
         for p in self.params:
             if p is not LAYER:  # a layer is checked against the model by `Job.layer`
@@ -228,15 +224,21 @@ def _steps(job: Job) -> int:
 
 def _ig(job: Job) -> tuple[torch.Tensor, torch.Tensor]:
     return ca.IntegratedGradients(job.model).attribute(
-        job.x, job.baseline(), target=job.target, n_steps=_steps(job),
-        internal_batch_size=min(_steps(job), MAX_BATCH), return_convergence_delta=True)  # fmt: skip
+        job.x,
+        job.baseline(),
+        target=job.target,
+        n_steps=_steps(job),
+        internal_batch_size=min(_steps(job), MAX_BATCH),
+        return_convergence_delta=True,
+    )
 
 
 def _gradients(model: nn.Module, points: torch.Tensor, target: int) -> torch.Tensor:
     """The target logit's gradient at each of the points (N, C, H, W), in batches."""
     saliency = ca.Saliency(model)
-    return torch.cat([saliency.attribute(part, target=target, abs=False)
-                      for part in points.split(MAX_BATCH)])  # fmt: skip
+    return torch.cat(
+        [saliency.attribute(part, target=target, abs=False) for part in points.split(MAX_BATCH)]
+    )
 
 
 def _noisy_copies(job: Job, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -254,14 +256,28 @@ def _smoothgrad_ig(job: Job) -> torch.Tensor:
     """Integrated gradients of each noisy copy, from the same baseline, averaged."""
     noisy = _noisy_copies(job, int(job.settings.get("samples", 10)), job.generator())
     ig = ca.IntegratedGradients(job.model)
-    parts = [ig.attribute(part, job.baseline().expand_as(part), target=job.target,
-                          n_steps=_steps(job), internal_batch_size=MAX_BATCH)
-             for part in noisy.split(max(1, MAX_BATCH // _steps(job)))]  # fmt: skip
+    parts = [
+        ig.attribute(
+            part,
+            job.baseline().expand_as(part),
+            target=job.target,
+            n_steps=_steps(job),
+            internal_batch_size=MAX_BATCH,
+        )
+        for part in noisy.split(max(1, MAX_BATCH // _steps(job)))
+    ]
     return torch.cat(parts).mean(0, keepdim=True)
 
 
-def gradient_shap(model: nn.Module, x: torch.Tensor, baselines: torch.Tensor, target: int,
-                  samples: int, noise: float, gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+def gradient_shap(
+    model: nn.Module,
+    x: torch.Tensor,
+    baselines: torch.Tensor,
+    target: int,
+    samples: int,
+    noise: float,
+    gen: torch.Generator,
+) -> torch.Tensor:
     """GradientShap (Lundberg and Lee, 2017, as Captum computes it) on draws from `gen`.
 
     Each sample takes a noisy copy x̃ of x, a baseline x′ drawn from `baselines` and a point
@@ -278,13 +294,21 @@ def gradient_shap(model: nn.Module, x: torch.Tensor, baselines: torch.Tensor, ta
 def _gradient_shap(job: Job) -> torch.Tensor:
     gen = job.generator()
     baselines = torch.cat([job.x * 0, job.x * 0 + 1, torch.rand(job.x.shape, generator=gen)])
-    return gradient_shap(job.model, job.x, baselines, job.target,
-                         int(job.settings.get("samples", 20)), job.noise(), gen)  # fmt: skip
+    return gradient_shap(
+        job.model,
+        job.x,
+        baselines,
+        job.target,
+        int(job.settings.get("samples", 20)),
+        job.noise(),
+        gen,
+    )
 
 
 def _deeplift(job: Job) -> tuple[torch.Tensor, torch.Tensor]:
-    return ca.DeepLift(job.model).attribute(job.x, job.baseline(), target=job.target,
-                                            return_convergence_delta=True)  # fmt: skip
+    return ca.DeepLift(job.model).attribute(
+        job.x, job.baseline(), target=job.target, return_convergence_delta=True
+    )
 
 
 def _occlusion(job: Job) -> torch.Tensor:
@@ -292,37 +316,45 @@ def _occlusion(job: Job) -> torch.Tensor:
     side = max(1, round(min(h, w) * float(job.settings.get("window", 15)) / 100))
     stride = max(1, round(side * float(job.settings.get("stride", 50)) / 100))
     return ca.Occlusion(job.model).attribute(
-        job.x, sliding_window_shapes=(c, side, side), strides=(c, stride, stride),
-        baselines=job.baseline(), target=job.target, perturbations_per_eval=MAX_BATCH)  # fmt: skip
+        job.x,
+        sliding_window_shapes=(c, side, side),
+        strides=(c, stride, stride),
+        baselines=job.baseline(),
+        target=job.target,
+        perturbations_per_eval=MAX_BATCH,
+    )
 
 
 def _ablation(job: Job) -> torch.Tensor:
     mask = grid_mask(*job.x.shape[2:], int(job.settings.get("cells", 8)))
     return ca.FeatureAblation(job.model).attribute(
-        job.x, baselines=job.baseline(), target=job.target, feature_mask=mask,
-        perturbations_per_eval=MAX_BATCH)  # fmt: skip
+        job.x,
+        baselines=job.baseline(),
+        target=job.target,
+        feature_mask=mask,
+        perturbations_per_eval=MAX_BATCH,
+    )
 
 
 def _gradcam(job: Job) -> torch.Tensor:
     """ReLU(Σ_k α_k A^k) on the layer's rectified maps A, then upsampled (Selvaraju et al.)."""
     layer, of_input = job.layer()
     cam = ca.LayerGradCam(job.model, layer).attribute(
-        job.x, target=job.target, relu_attributions=True,
-        attribute_to_layer_input=of_input)  # fmt: skip
+        job.x, target=job.target, relu_attributions=True, attribute_to_layer_input=of_input
+    )
     return _upsampled(cam, job.x)  # (1, 1, H, W); bilinear keeps it non-negative
 
 
 def _guided_gradcam(job: Job) -> torch.Tensor:
     layer, of_input = job.layer()
     return ca.GuidedGradCam(job.model, layer).attribute(
-        job.x, target=job.target, interpolate_mode="bilinear",
-        attribute_to_layer_input=of_input)  # fmt: skip
+        job.x, target=job.target, interpolate_mode="bilinear", attribute_to_layer_input=of_input
+    )
 
 
 def _layer_activation(job: Job) -> torch.Tensor:
     layer, of_input = job.layer()
-    act = ca.LayerActivation(job.model, layer).attribute(
-        job.x, attribute_to_layer_input=of_input)  # fmt: skip
+    act = ca.LayerActivation(job.model, layer).attribute(job.x, attribute_to_layer_input=of_input)
     return _upsampled(act.mean(dim=1, keepdim=True), job.x)
 
 
@@ -338,52 +370,117 @@ BASELINE = Param("baseline", "Baseline image x′", "black", options=("black", "
 # The layer's options are the model's conv layers (`conv_layers`), filled in by the page.
 LAYER = Param("layer", "Convolution layer (its maps after the activation)", "")
 
-ATTRIBUTION_METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("Saliency", "The gradient of the class score with respect to each pixel: how fast "
-           "the score moves per pixel (Simonyan, Vedaldi and Zisserman, 2014).",
-           _simple(ca.Saliency, abs=False)),
-    Method("Integrated gradients", "(x − x′) times the gradient averaged along the straight "
-           "path from a baseline image x′ to yours. The map adds up to the score difference "
-           "F(x) − F(x′); Captum's convergence delta says how far it is off "
-           "(Sundararajan, Taly and Yan, 2017).", _ig, (STEPS, BASELINE)),
-    Method("SmoothGrad (integrated gradients)", "Integrated gradients of noisy copies of the "
-           "image, averaged (Smilkov et al., 2017).", _smoothgrad_ig,
-           (SAMPLES, NOISE, SEED, Param("steps", "Integration steps", 8, 2, 50, 1, typed=True))),
-    Method("SmoothGrad (saliency)", "The gradient averaged over noisy copies of the image: "
-           "less speckle (Smilkov et al., 2017).", _smoothgrad_saliency, (SAMPLES, NOISE, SEED)),
-    Method("Input × gradient", "Each pixel's value times its gradient (Shrikumar et al., 2016).",
-           _simple(ca.InputXGradient)),
-    Method("Guided backprop", "The gradient with every negative signal stopped at each ReLU "
-           "on the way back, and wherever the ReLU's input was negative "
-           "(Springenberg et al., 2015).", _simple(ca.GuidedBackprop), needs_relu_copy=True),
-    Method("Deconvolution", "Like guided backprop, but a ReLU passes back only positive "
-           "gradients, whatever its input was (Zeiler and Fergus, 2014).",
-           _simple(ca.Deconvolution), needs_relu_copy=True),
-    Method("DeepLift", "Differences from a baseline image x′ passed back layer by layer "
-           "(rescale rule); the map adds up to F(x) − F(x′) (Shrikumar, Greenside and "
-           "Kundaje, 2017).", _deeplift, (BASELINE,), needs_relu_copy=True),
-    Method("GradientShap", "(x̃ − x′) times the gradient at a random point between x′ and x̃, "
-           "averaged over samples: x̃ a noisy copy of the image, x′ drawn from black, white and "
-           "random baselines. It adds up to the score difference only on average "
-           "(Lundberg and Lee, 2017).",
-           _gradient_shap, (Param("samples", "Samples", 20, 2, 200, 1, typed=True), NOISE,
-                            SEED)),  # fmt: skip
-    Method("Occlusion", "Cover a square patch with the baseline, slide it, and see how much "
-           "the score falls (Zeiler and Fergus, 2014).", _occlusion,
-           (Param("window", "Window (% of the image side)", 15, 3, 50, 1, typed=True),
-            Param("stride", "Stride (% of the window)", 50, 10, 100, 5, typed=True), BASELINE)),
-    Method("Grad-CAM", "A conv layer's maps after their ReLU, weighted by their mean gradient "
-           "and summed; negatives cut, then upsampled to the image (Selvaraju et al., 2017).",
-           _gradcam, (LAYER,)),
-    Method("Guided Grad-CAM", "Grad-CAM times guided backprop: where, and which fine "
-           "detail (Selvaraju et al., 2017).", _guided_gradcam, (LAYER,), needs_relu_copy=True),
-    Method("Feature ablation (superpixels)", "Replace one grid cell at a time with the "
-           "baseline and see how much the score falls (Captum's feature ablation).", _ablation,
-           (Param("cells", "Cells per side", 8, 2, 32, 1, typed=True), BASELINE)),
-    Method("Layer activation", "How strongly a conv layer fires at each place, after its "
-           "activation (mean over its channels): not about any class.", _layer_activation,
-           (LAYER,)),
-)}  # fmt: skip
+ATTRIBUTION_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "Saliency",
+            "The gradient of the class score with respect to each pixel: how fast "
+            "the score moves per pixel (Simonyan, Vedaldi and Zisserman, 2014).",
+            _simple(ca.Saliency, abs=False),
+        ),
+        Method(
+            "Integrated gradients",
+            "(x − x′) times the gradient averaged along the straight "
+            "path from a baseline image x′ to yours. The map adds up to the score difference "
+            "F(x) − F(x′); Captum's convergence delta says how far it is off "
+            "(Sundararajan, Taly and Yan, 2017).",
+            _ig,
+            (STEPS, BASELINE),
+        ),
+        Method(
+            "SmoothGrad (integrated gradients)",
+            "Integrated gradients of noisy copies of the image, averaged (Smilkov et al., 2017).",
+            _smoothgrad_ig,
+            (SAMPLES, NOISE, SEED, Param("steps", "Integration steps", 8, 2, 50, 1, typed=True)),
+        ),
+        Method(
+            "SmoothGrad (saliency)",
+            "The gradient averaged over noisy copies of the image: "
+            "less speckle (Smilkov et al., 2017).",
+            _smoothgrad_saliency,
+            (SAMPLES, NOISE, SEED),
+        ),
+        Method(
+            "Input × gradient",
+            "Each pixel's value times its gradient (Shrikumar et al., 2016).",
+            _simple(ca.InputXGradient),
+        ),
+        Method(
+            "Guided backprop",
+            "The gradient with every negative signal stopped at each ReLU "
+            "on the way back, and wherever the ReLU's input was negative "
+            "(Springenberg et al., 2015).",
+            _simple(ca.GuidedBackprop),
+            needs_relu_copy=True,
+        ),
+        Method(
+            "Deconvolution",
+            "Like guided backprop, but a ReLU passes back only positive "
+            "gradients, whatever its input was (Zeiler and Fergus, 2014).",
+            _simple(ca.Deconvolution),
+            needs_relu_copy=True,
+        ),
+        Method(
+            "DeepLift",
+            "Differences from a baseline image x′ passed back layer by layer "
+            "(rescale rule); the map adds up to F(x) − F(x′) (Shrikumar, Greenside and "
+            "Kundaje, 2017).",
+            _deeplift,
+            (BASELINE,),
+            needs_relu_copy=True,
+        ),
+        Method(
+            "GradientShap",
+            "(x̃ − x′) times the gradient at a random point between x′ and x̃, "
+            "averaged over samples: x̃ a noisy copy of the image, x′ drawn from black, white and "
+            "random baselines. It adds up to the score difference only on average "
+            "(Lundberg and Lee, 2017).",
+            _gradient_shap,
+            (Param("samples", "Samples", 20, 2, 200, 1, typed=True), NOISE, SEED),
+        ),
+        Method(
+            "Occlusion",
+            "Cover a square patch with the baseline, slide it, and see how much "
+            "the score falls (Zeiler and Fergus, 2014).",
+            _occlusion,
+            (
+                Param("window", "Window (% of the image side)", 15, 3, 50, 1, typed=True),
+                Param("stride", "Stride (% of the window)", 50, 10, 100, 5, typed=True),
+                BASELINE,
+            ),
+        ),
+        Method(
+            "Grad-CAM",
+            "A conv layer's maps after their ReLU, weighted by their mean gradient "
+            "and summed; negatives cut, then upsampled to the image (Selvaraju et al., 2017).",
+            _gradcam,
+            (LAYER,),
+        ),
+        Method(
+            "Guided Grad-CAM",
+            "Grad-CAM times guided backprop: where, and which fine "
+            "detail (Selvaraju et al., 2017).",
+            _guided_gradcam,
+            (LAYER,),
+            needs_relu_copy=True,
+        ),
+        Method(
+            "Feature ablation (superpixels)",
+            "Replace one grid cell at a time with the "
+            "baseline and see how much the score falls (Captum's feature ablation).",
+            _ablation,
+            (Param("cells", "Cells per side", 8, 2, 32, 1, typed=True), BASELINE),
+        ),
+        Method(
+            "Layer activation",
+            "How strongly a conv layer fires at each place, after its "
+            "activation (mean over its channels): not about any class.",
+            _layer_activation,
+            (LAYER,),
+        ),
+    )
+}
 
 
 def heatmap(
@@ -397,8 +494,12 @@ def heatmap(
     if sign not in SIGNS:
         raise AttributionError(f"unknown sign {sign!r}; choose one of {SIGNS}")
     m = np.asarray(attribution, dtype=np.float64).sum(axis=0)
-    m = {"positive": np.maximum(m, 0), "negative": np.maximum(-m, 0), "absolute": np.abs(m),
-         "all": m}[sign]  # fmt: skip
+    m = {
+        "positive": np.maximum(m, 0),
+        "negative": np.maximum(-m, 0),
+        "absolute": np.abs(m),
+        "all": m,
+    }[sign]
     scale = float(np.percentile(np.abs(m), percentile)) if m.size else 0.0
     if scale <= 0 or not np.isfinite(scale):
         return np.zeros_like(m, dtype=np.float32)

@@ -6,58 +6,16 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from models.bundle import ModelBundle
+from models.inputs import PixelModel, pixel_model
 from models.inspect.activations import ACTIVATION_TYPES
 from models.network import blocks
-
-
-class Normalize(nn.Module):
-    """(x − mean) / std per channel, as a module so gradients flow back to pixels."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-class PixelModel(nn.Module):
-    """A network fed [0, 1] pixels: `normalize`, then `net` (the bundle's model, not a copy)."""
-
-    def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
-        super().__init__()
-        self.normalize = Normalize(mean, std)
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(x))
-
-
-def pixel_model(bundle: ModelBundle, net: nn.Module | None = None) -> PixelModel:
-    """The bundle's model (or `net`) fed [0, 1] pixels."""
-    return PixelModel(bundle.model if net is None else net, bundle.mean, bundle.std)
-
-
-@contextmanager
-def guarded(bundle: ModelBundle) -> Iterator[nn.Module]:
-    """Hold the bundle's lock with its model in eval mode; restore each module's mode after."""
-    with bundle.lock:
-        modes = [(m, m.training) for m in bundle.model.modules()]
-        bundle.model.eval()
-        try:
-            yield bundle.model
-        finally:
-            for module, mode in modes:
-                module.training = mode
 
 
 class PlainReLU(nn.Module):
@@ -78,8 +36,11 @@ def _replace(root: nn.Module, pick: Callable[[str, nn.Module], nn.Module | None]
 def reused_modules(net: nn.Module, x: torch.Tensor) -> list[str]:
     """Names of the ReLU modules that run more than once in one forward pass of `net`."""
     calls: dict[str, int] = {}
-    handles = [m.register_forward_hook(lambda *_, n=n: calls.__setitem__(n, calls.get(n, 0) + 1))
-               for n, m in net.named_modules() if isinstance(m, nn.ReLU)]  # fmt: skip
+    handles = [
+        m.register_forward_hook(lambda *_, n=n: calls.__setitem__(n, calls.get(n, 0) + 1))
+        for n, m in net.named_modules()
+        if isinstance(m, nn.ReLU)
+    ]
     try:
         with torch.no_grad():
             net(x)
@@ -112,8 +73,9 @@ def conv_layers(model: nn.Module) -> list[str]:
     CBAM's own 2→1 conv over pooled statistics is left out: it makes a gate, not features.
     """
     gates = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, blocks.CBAM))
-    return [n for n, m in model.named_modules()
-            if isinstance(m, nn.Conv2d) and not n.startswith(gates)]  # fmt: skip
+    return [
+        n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and not n.startswith(gates)
+    ]
 
 
 PASS_THROUGH = (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.Identity)  # keep a conv's maps
@@ -123,8 +85,11 @@ RECTIFIERS = (*ACTIVATION_TYPES, PlainReLU)
 def _trace(net: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple, Any]]:
     """(name, inputs, output) of every module call of one forward pass, in the order they end."""
     calls: list[tuple[str, tuple, Any]] = []
-    handles = [m.register_forward_hook(lambda _m, i, o, n=n: calls.append((n, i, o)))
-               for n, m in net.named_modules() if n]  # fmt: skip
+    handles = [
+        m.register_forward_hook(lambda _m, i, o, n=n: calls.append((n, i, o)))
+        for n, m in net.named_modules()
+        if n
+    ]
     try:
         with torch.no_grad():
             net(x)

@@ -113,14 +113,27 @@ class SanityResult:
         )
 
 
-def sanity_check(bundle: ModelBundle, x: torch.Tensor, target: int,
-                 methods: dict[str, dict[str, Any]], top_k: int | None = None, seed: int = 0,
-                 progress: Callable[[float], None] | None = None) -> SanityResult:  # fmt: skip
+def sanity_check(
+    bundle: ModelBundle,
+    x: torch.Tensor,
+    target: int,
+    methods: dict[str, dict[str, Any]],
+    top_k: int | None = None,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> SanityResult:
     """Randomize the weight layers in cascade on a copy (all, or the top `top_k`), attributing
     again after each; the bundle's own model is never changed."""
     with bundle.lock:
-        twin = ModelBundle(copy.deepcopy(bundle.model), bundle.name, bundle.input_shape,
-                           bundle.class_names, bundle.mean, bundle.std, bundle.spec)  # fmt: skip
+        twin = ModelBundle(
+            copy.deepcopy(bundle.model),
+            bundle.name,
+            bundle.input_shape,
+            bundle.class_names,
+            bundle.mean,
+            bundle.std,
+            bundle.spec,
+        )
     layers = tuple(weight_layers(twin.model))
     steps = ("trained", *layers[: len(layers) if top_k is None else max(0, top_k)])
     modules = dict(twin.model.named_modules())
@@ -134,7 +147,8 @@ def sanity_check(bundle: ModelBundle, x: torch.Tensor, target: int,
             if progress is not None:
                 progress((i * len(methods) + j + 1) / (len(steps) * len(methods)))
     maps = {n: [heatmap(m[None], "absolute") for m in ms] for n, ms in signed.items()}
-    rank_abs = {n: [rank_correlation(np.abs(ms[0]), np.abs(m)) for m in ms]
-                for n, ms in signed.items()}  # fmt: skip
+    rank_abs = {
+        n: [rank_correlation(np.abs(ms[0]), np.abs(m)) for m in ms] for n, ms in signed.items()
+    }
     rank_signed = {n: [rank_correlation(ms[0], m) for m in ms] for n, ms in signed.items()}
     return SanityResult(steps, layers, maps, rank_abs, rank_signed)

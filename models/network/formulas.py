@@ -370,8 +370,9 @@ def _reach(w: int, k: int, p: int | tuple[int, int], d: int, pool: bool = False)
 # ---- sizes --------------------------------------------------------------------------------
 
 
-def conv_output_size(w: int, k: int, s: int = 1, p: int | tuple[int, int] = 0,
-                     d: int = 1) -> Formula:  # fmt: skip
+def conv_output_size(
+    w: int, k: int, s: int = 1, p: int | tuple[int, int] = 0, d: int = 1
+) -> Formula:
     """conv2d's output length along one side; `p` is (left, right) when the two differ."""
     return _formula("O", _add(_Round(False, _Frac(_reach(w, k, p, d), _v("S", s))), _c(1)))
 
@@ -395,8 +396,9 @@ def last_window_dropped(w: int, k: int, s: int, p: int, d: int = 1) -> bool:
     return windows * s >= w + p
 
 
-def transposed_output_size(w: int, k: int, s: int = 1, p: int = 0, d: int = 1,
-                           output_padding: int = 0) -> Formula:  # fmt: skip
+def transposed_output_size(
+    w: int, k: int, s: int = 1, p: int = 0, d: int = 1, output_padding: int = 0
+) -> Formula:
     """conv_transpose2d's output length along one side."""
     grown = _sub(_mul(_sub(_v("W", w), _c(1)), _v("S", s)), _mul(_c(2), _v("P", p)))
     tree = _add(_add(_add(grown, _span(k, d)), _v("P_{out}", output_padding, "P_out")), _c(1))
@@ -426,8 +428,9 @@ def cells_past_last_window(w: int, k: int, s: int, p: int | tuple[int, int], d: 
     return min(max(0, reach % s - right), w) if reach >= 0 else 0
 
 
-def rounding_note(w: int, k: int, s: int, p: int | tuple[int, int], d: int = 1,
-                  ceil_mode: bool = False) -> str:  # fmt: skip
+def rounding_note(
+    w: int, k: int, s: int, p: int | tuple[int, int], d: int = 1, ceil_mode: bool = False
+) -> str:
     """What PyTorch's rounding did to the output size, in words; "" when the division is exact."""
     left, right = p if isinstance(p, tuple) else (p, p)
     reach = w + left + right - d * (k - 1) - 1
@@ -446,8 +449,11 @@ def rounding_note(w: int, k: int, s: int, p: int | tuple[int, int], d: int = 1,
             "edge and pools only the cells it covers."
         )
     lost = cells_past_last_window(w, k, s, p, d)
-    fate = (f"so the last {lost} cell(s) of this side are never read by any window" if lost
-            else "which here drops only padding, not input cells")  # fmt: skip
+    fate = (
+        f"so the last {lost} cell(s) of this side are never read by any window"
+        if lost
+        else "which here drops only padding, not input cells"
+    )
     return f"PyTorch rounds {reach}/{s} down, {fate}."
 
 
@@ -473,9 +479,13 @@ def conv_params(k: int, c_in: int, c_out: int, groups: int = 1, bias: bool = Tru
 
 def conv_macs(h_out: int, w_out: int, c_out: int, k: int, c_in: int, groups: int = 1) -> Formula:
     """Multiply-accumulates of a conv layer: one per weight at every output position."""
-    factors = (_v("H_{out}", h_out, "H_out"), _v("W_{out}", w_out, "W_out"),
-               _v("C_{out}", c_out, "C_out"), _Op("^", _v("K", k), _c(2)),
-               _Frac(_v("C_{in}", c_in, "C_in"), _v("g", groups)))  # fmt: skip
+    factors = (
+        _v("H_{out}", h_out, "H_out"),
+        _v("W_{out}", w_out, "W_out"),
+        _v("C_{out}", c_out, "C_out"),
+        _Op("^", _v("K", k), _c(2)),
+        _Frac(_v("C_{in}", c_in, "C_in"), _v("g", groups)),
+    )
     return _formula(r"\mathrm{MACs}", _mul(*factors))
 
 
@@ -503,8 +513,7 @@ def pyramid_length(channels: int, levels: tuple[int, ...]) -> Formula:
     return _formula("L", _mul(_v("C", channels), _Sum(squares, len(squares))))
 
 
-def weighted_sum(values: np.ndarray, weights: np.ndarray, bias: float,
-                 shown: int = 16) -> Formula:  # fmt: skip
+def weighted_sum(values: np.ndarray, weights: np.ndarray, bias: float, shown: int = 16) -> Formula:
     """One output of a convolution: each value times its weight, summed, plus the bias."""
     pairs = zip(np.ravel(values).tolist(), np.ravel(weights).tolist(), strict=True)
     terms = tuple(_mul(_c(_plain(x)), _c(_plain(t))) for x, t in pairs)

@@ -342,22 +342,15 @@ def _aligned(down: Callable, x: torch.Tensor, max_shift: int, grid: int) -> np.n
 
 
 def _model_shift(bundle: ModelBundle, image, max_shift: int) -> ModelShift:
-    from models.inputs import bundle_input
+    from models.inputs import bundle_input, guarded
 
     x = bundle_input(bundle, image)  # (1, C, H, W)
     w = x.shape[-1]
     batch = torch.cat(
         [F.pad(x, (s, 0, 0, 0), mode="replicate")[..., :w] for s in range(max_shift + 1)]
     )
-    model = bundle.model
-    with bundle.lock, torch.no_grad():  # eval mode for the forward pass, then as it was
-        modes = [(m, m.training) for m in model.modules()]
-        model.eval()
-        try:
-            probs = torch.softmax(model(batch.to(next(model.parameters()).device)), 1).cpu()
-        finally:
-            for m, mode in modes:
-                m.training = mode
+    with guarded(bundle) as model, torch.no_grad():  # eval mode, then each module as it was
+        probs = torch.softmax(model(batch.to(next(model.parameters()).device)), 1).cpu()
     names, top = bundle.class_names, probs.argmax(1).tolist()
     answers = tuple(names[i] if i < len(names) else f"class {i}" for i in top)
     stride = None

@@ -18,14 +18,17 @@ def attack_controls() -> tuple[adv.AttackConfig, int]:
     """The attack's settings (AttackError if they cannot be used) and the display's amplifier."""
     left, mid, right = st.columns(3)
     method = left.radio("Attack", adv.ATTACKS, horizontal=True, key=f"{PAGE}.method")
-    eps = left.slider("ε: largest change per pixel (/255)", 0.0, 64.0, 8.0, 0.5,
-                      key=f"{PAGE}.epsilon")  # fmt: skip
+    eps = left.slider(
+        "ε: largest change per pixel (/255)", 0.0, 64.0, 8.0, 0.5, key=f"{PAGE}.epsilon"
+    )
     pgd = method == "PGD"
     steps = mid.number_input("PGD steps", 1, 100, 10, key=f"{PAGE}.steps", disabled=not pgd)
-    step_size = mid.number_input("PGD step size (/255)", 0.1, 64.0, 2.0, 0.1,
-                                 key=f"{PAGE}.step_size", disabled=not pgd)  # fmt: skip
-    random_start = right.checkbox("PGD: random start in the ε-box", True,
-                                  key=f"{PAGE}.random_start", disabled=not pgd)  # fmt: skip
+    step_size = mid.number_input(
+        "PGD step size (/255)", 0.1, 64.0, 2.0, 0.1, key=f"{PAGE}.step_size", disabled=not pgd
+    )
+    random_start = right.checkbox(
+        "PGD: random start in the ε-box", True, key=f"{PAGE}.random_start", disabled=not pgd
+    )
     amplify = right.slider("Show the perturbation ×", 1, 50, 10, key=f"{PAGE}.amplify")
     config = adv.AttackConfig(method, eps, int(steps), float(step_size), random_start)
     return config.effective(), amplify
@@ -33,27 +36,34 @@ def attack_controls() -> tuple[adv.AttackConfig, int]:
 
 def attack(bundle: ModelBundle, image: Image.Image, config: adv.AttackConfig) -> adv.AttackResult:
     """The attack on the image, computed again only when the model, image or attack changes."""
-    return remembered(PAGE, "attack", (bundle, image, config),
-                      lambda: adv.attack_image(bundle, image, config))  # fmt: skip
+    return remembered(
+        PAGE, "attack", (bundle, image, config), lambda: adv.attack_image(bundle, image, config)
+    )
 
 
 def attack_view(names: list[str], result: adv.AttackResult, amplify: int, eps: float) -> None:
     """The three images, whether the network was fooled, and the probabilities before/after."""
     before, after = names[result.label], names[int(result.probs_after.argmax())]
-    titles = (f"Original: {before} ({result.probs_before.max():.0%})",
-              f"Perturbation ×{amplify} (L∞ = {result.linf:.1f}/255)",
-              f"Adversarial: {after} ({result.probs_after.max():.0%})")  # fmt: skip
-    st.plotly_chart(aviz.attack_figure(result.original, result.adversarial, amplify, titles),
-                    key=f"{PAGE}.images")  # fmt: skip
+    titles = (
+        f"Original: {before} ({result.probs_before.max():.0%})",
+        f"Perturbation ×{amplify} (L∞ = {result.linf:.1f}/255)",
+        f"Adversarial: {after} ({result.probs_after.max():.0%})",
+    )
+    st.plotly_chart(
+        aviz.attack_figure(result.original, result.adversarial, amplify, titles),
+        key=f"{PAGE}.images",
+    )
     if result.fooled:
         st.success(f"Fooled: the network now says **{after}** instead of **{before}**.")
     else:
-        st.info(f"Not fooled at ε = {eps:g}/255: the answer is still **{before}**. Raise ε or "
-                "use PGD.")  # fmt: skip
-    st.caption(f"Loss of the original answer: {result.loss_before:.3f} → "
-               f"{result.loss_after:.3f}.")  # fmt: skip
-    st.plotly_chart(aviz.before_after_figure(names, result.probs_before, result.probs_after),
-                    key=f"{PAGE}.probs")  # fmt: skip
+        st.info(
+            f"Not fooled at ε = {eps:g}/255: the answer is still **{before}**. Raise ε or use PGD."
+        )
+    st.caption(f"Loss of the original answer: {result.loss_before:.3f} → {result.loss_after:.3f}.")
+    st.plotly_chart(
+        aviz.before_after_figure(names, result.probs_before, result.probs_after),
+        key=f"{PAGE}.probs",
+    )
 
 
 def _measure(bundle: ModelBundle, config: adv.AttackConfig, eps_max: int, n: int):
@@ -71,8 +81,15 @@ def robustness_panel(bundle: ModelBundle, config: adv.AttackConfig, names: list[
     n = st.select_slider("Images", [50, 100, 200, 400], 200, key=f"{PAGE}.n_images")
     pressed = st.button("Measure", key=f"{PAGE}.measure")
     # the curve sets ε itself, so the single image's ε is not one of its inputs
-    inputs = (bundle, config.method, config.steps, config.step_size, config.random_start,
-              eps_max, n)  # fmt: skip
+    inputs = (
+        bundle,
+        config.method,
+        config.steps,
+        config.step_size,
+        config.random_start,
+        eps_max,
+        n,
+    )
     try:
         r = on_press(PAGE, "curve", inputs, lambda: _measure(bundle, config, eps_max, n), pressed)
     except (CNNLabError, ValueError, RuntimeError) as err:
@@ -83,11 +100,15 @@ def robustness_panel(bundle: ModelBundle, config: adv.AttackConfig, names: list[
     label = "accuracy" if r.labels_match else "answers unchanged"
     values = r.accuracy if r.labels_match else r.agreement
     chance = 1 / len(names) if r.labels_match else None
-    st.plotly_chart(aviz.robustness_figure(list(r.epsilons), list(values), label, chance),
-                    key=f"{PAGE}.curve")  # fmt: skip
+    st.plotly_chart(
+        aviz.robustness_figure(list(r.epsilons), list(values), label, chance), key=f"{PAGE}.curve"
+    )
     st.caption(f"Attacked: {r.data_name}.")
     if not r.labels_match:
-        st.caption("These images are not of this model's classes, so the curve shows the "
-                   "share of answers that stay as they were on the clean image.")  # fmt: skip
-    st.download_button("Curve (.csv)", r.to_csv().encode(), "robustness.csv", "text/csv",
-                       key=f"{PAGE}.download")  # fmt: skip
+        st.caption(
+            "These images are not of this model's classes, so the curve shows the "
+            "share of answers that stay as they were on the clean image."
+        )
+    st.download_button(
+        "Curve (.csv)", r.to_csv().encode(), "robustness.csv", "text/csv", key=f"{PAGE}.download"
+    )

@@ -19,7 +19,7 @@ from viz import augmentation as aviz
 
 PAGE = "augmentation"
 STEPS = "_augmentation.steps"  # [(widget id, augmentation name, default probability)]
-PIPELINE = "augmentation.pipeline"  # the PipelineSpec the Train page may train with
+PIPELINE = state.PIPELINE  # the PipelineSpec the Train page may train with
 JOBS = "augmentation/"  # the experiment's jobs in `ui.jobs` are named with this prefix
 
 

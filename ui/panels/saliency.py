@@ -29,8 +29,11 @@ def method_settings(method: attr.Method, bundle: ModelBundle) -> dict[str, Any]:
     without conv layers: the method then says so when it runs).
     """
     layers = tuple(conv_layers(bundle.model))
-    params = [p if p is not attr.LAYER else replace(p, options=layers, default=layers[-1])
-              for p in method.params if p is not attr.LAYER or layers]  # fmt: skip
+    params = [
+        p if p is not attr.LAYER else replace(p, options=layers, default=layers[-1])
+        for p in method.params
+        if p is not attr.LAYER or layers
+    ]
     return param_widgets(params, f"{PAGE}.{method.name}")
 
 
@@ -45,8 +48,14 @@ def settings_panel(chosen: list[str], bundle: ModelBundle) -> Requests:
     return requests
 
 
-def maps(bundle: ModelBundle, image: Image.Image, x: torch.Tensor, target: int,
-         requests: Requests, pressed: bool) -> dict[str, attr.Attribution]:  # fmt: skip
+def maps(
+    bundle: ModelBundle,
+    image: Image.Image,
+    x: torch.Tensor,
+    target: int,
+    requests: Requests,
+    pressed: bool,
+) -> dict[str, attr.Attribution]:
     """The maps: computed for a new model or image, or on a press; kept while settings change.
 
     Maps of older settings stay on screen with a caption asking for a press.
@@ -82,22 +91,27 @@ def maps_view(x: torch.Tensor, results: dict[str, attr.Attribution]) -> None:
     if not heats:
         return
     pixels = x[0].permute(1, 2, 0).numpy()  # (H, W, C)
-    st.plotly_chart(sviz.saliency_figure(pixels, heats, mode, sign == "all"),
-                    key=f"{PAGE}.figure")  # fmt: skip
+    st.plotly_chart(sviz.saliency_figure(pixels, heats, mode, sign == "all"), key=f"{PAGE}.figure")
     for name, r in results.items():
         if r.completeness is not None:
             st.caption(f"**{name}**, completeness: {r.completeness.sentence()}.")
     pick = st.selectbox("Download the map of", list(heats), key=f"{PAGE}.download_method")
     png = sviz.png_bytes(sviz.overlay_rgb(pixels, heats[pick], mode, sign == "all"), upscale=4)
     one, two = st.columns(2)
-    one.download_button("Overlay (.png)", png, "saliency.png", "image/png",
-                        key=f"{PAGE}.download_png")  # fmt: skip
-    two.download_button("Raw map (.npy, C×H×W)", attr.npy_bytes(results[pick].map),
-                        "saliency.npy", key=f"{PAGE}.download_npy")  # fmt: skip
+    one.download_button(
+        "Overlay (.png)", png, "saliency.png", "image/png", key=f"{PAGE}.download_png"
+    )
+    two.download_button(
+        "Raw map (.npy, C×H×W)",
+        attr.npy_bytes(results[pick].map),
+        "saliency.npy",
+        key=f"{PAGE}.download_npy",
+    )
 
 
-def _sanity(bundle: ModelBundle, x: torch.Tensor, target: int, requests: Requests,
-            depth: int) -> SanityResult:  # fmt: skip
+def _sanity(
+    bundle: ModelBundle, x: torch.Tensor, target: int, requests: Requests, depth: int
+) -> SanityResult:
     bar = st.progress(0.0, text="Randomizing layers and attributing again…")
     try:
         return sanity_check(bundle, x, target, requests, depth, progress=bar.progress)
@@ -105,8 +119,9 @@ def _sanity(bundle: ModelBundle, x: torch.Tensor, target: int, requests: Request
         bar.empty()
 
 
-def sanity_panel(bundle: ModelBundle, image: Image.Image, x: torch.Tensor, target: int,
-                 requests: Requests) -> None:  # fmt: skip
+def sanity_panel(
+    bundle: ModelBundle, image: Image.Image, x: torch.Tensor, target: int, requests: Requests
+) -> None:
     """How many layers to randomize, the button, and the cascade with its verdicts."""
     ss = st.session_state
     n_layers = len(weight_layers(bundle.model))
@@ -114,22 +129,25 @@ def sanity_panel(bundle: ModelBundle, image: Image.Image, x: torch.Tensor, targe
         ss[f"{PAGE}.top_k"] = n_layers  # a new model: all its layers, by default
     depth = n_layers
     if n_layers > 1:
-        depth = st.slider("Layers to randomize, from the output down", 1, n_layers,
-                          key=f"{PAGE}.top_k")  # fmt: skip
+        depth = st.slider(
+            "Layers to randomize, from the output down", 1, n_layers, key=f"{PAGE}.top_k"
+        )
     pressed = st.button("Run the sanity check", key=f"{PAGE}.sanity", disabled=not requests)
     inputs = (bundle, image, target, requests, depth)
     try:
-        result = on_press(PAGE, "sanity", inputs,
-                          lambda: _sanity(bundle, x, target, requests, depth), pressed)  # fmt: skip
+        result = on_press(
+            PAGE, "sanity", inputs, lambda: _sanity(bundle, x, target, requests, depth), pressed
+        )
     except (CNNLabError, RuntimeError) as err:
         st.error(f"The sanity check failed: {err}")
         return
     if result is None:
         return
     st.plotly_chart(sviz.sanity_figure(list(result.steps), result.maps), key=f"{PAGE}.cascade")
-    st.plotly_chart(sviz.correlation_figure(list(result.steps), result.rank_abs,
-                                            result.rank_signed, SIMILAR),
-                    key=f"{PAGE}.rho")  # fmt: skip
+    st.plotly_chart(
+        sviz.correlation_figure(list(result.steps), result.rank_abs, result.rank_signed, SIMILAR),
+        key=f"{PAGE}.rho",
+    )
     for name in result.rank_abs:
         alarm = result.complete and result.unchanged(name)
         (st.warning if alarm else st.info)(result.verdict(name))

@@ -213,7 +213,7 @@ def config_controls() -> tuple[TrainConfig, float] | None:
         seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
         val = c.slider("Validation share", 0.1, 0.5, 0.2, 0.05, key="train.val")
         device = c.selectbox("Device", available_devices(), key="train.device")
-        pipeline = st.session_state.get("augmentation.pipeline")
+        pipeline = state.saved_pipeline()
         shapes_data = str(st.session_state.get("train.data_source", "")).startswith("Shapes")
         flips = st.checkbox(
             "Random flips (shapes keep their class; digits and letters do not)",
