@@ -164,7 +164,7 @@ class Method:
                 out, delta = out
                 with torch.no_grad():
                     gap = float(model(x)[0, target] - model(job.baseline())[0, target])
-                check = Completeness(float(out.sum()), gap, float(delta.sum()))
+                check = Completeness(float(out.detach().sum()), gap, float(delta.sum()))
         return out.detach().expand_as(x).clone(), check
 
 
