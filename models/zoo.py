@@ -66,13 +66,15 @@ def architecture(bundle: ModelBundle) -> str | None:
 
 def _load(entry: ZooEntry, name: str, pretrained: bool) -> nn.Module:
     # torchvision initialises from the global generator: hold the lock so that no session's
-    # private random stream (models/rng.py) is swapped in while it draws.
+    # private random stream (models/rng.py) is swapped in while it draws. The download of the
+    # weights happens outside it, so a slow network stalls no one else.
+    with GLOBAL_RNG_LOCK:
+        model = entry.builder(weights=None)
     if not pretrained:
-        with GLOBAL_RNG_LOCK:
-            return entry.builder(weights=None)
+        return model
     try:
-        with GLOBAL_RNG_LOCK:
-            return entry.builder(weights=entry.weights)
+        model.load_state_dict(entry.weights.get_state_dict(progress=False))
+        return model
     except (OSError, RuntimeError, ValueError) as err:  # URLError is an OSError
         raise ZooError(
             f"The ImageNet weights of {name} could not be loaded ({type(err).__name__}: "

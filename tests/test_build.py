@@ -1,17 +1,16 @@
 """The builder, the presets and the PyTorch code export."""
 
+import math
 import threading
 
 import pytest
 import torch
 
+from models.network import formulas
 from models.network.build import _assemble, build_model, layer_names
 from models.network.codegen import to_pytorch_code
 from models.network.geometry import (
     analyze,
-    dense_equivalent_params,
-    naive_output_size,
-    unread_pixels,
 )
 from models.network.presets import PRESETS
 from models.network.spec import LAYER_TYPES, NetworkSpec, SpecError, new_layer
@@ -171,10 +170,11 @@ def test_receptive_fields_of_worked_examples():
 
 
 def test_the_naive_formula_is_flagged_when_it_gives_a_fraction():
-    assert naive_output_size(7, 2, 2, 0) == pytest.approx(3.5)
-    assert unread_pixels(7, 2, 2, 0) == 1  # row 7 is never read
-    assert naive_output_size(8, 2, 2, 0) == 4 and unread_pixels(8, 2, 2, 0) == 0
-    assert unread_pixels(6, 3, 2, 1) == 0  # the cell no window reaches is padding
+    assert formulas.textbook_output_size(7, 2, 2, 0).value == pytest.approx(3.5)
+    assert formulas.cells_past_last_window(7, 2, 2, 0) == 1  # row 7 is never read
+    assert formulas.textbook_output_size(8, 2, 2, 0).value == 4
+    assert formulas.cells_past_last_window(8, 2, 2, 0) == 0
+    assert formulas.cells_past_last_window(6, 3, 2, 1) == 0  # the cell no window reaches is padding
 
 
 def test_unread_pixels_agree_with_the_gradient_of_a_strided_conv():
@@ -188,9 +188,10 @@ def test_unread_pixels_agree_with_the_gradient_of_a_strided_conv():
         x = torch.ones(1, 1, size, size, requires_grad=True)
         torch.nn.functional.conv2d(x, torch.ones(1, 1, k, k), stride=s, padding=p).sum().backward()
         untouched_rows = int((x.grad[0, 0, :, 0] == 0).sum())
-        assert unread_pixels(size, k, s, p) == untouched_rows, (size, k, s, p)
+        assert formulas.cells_past_last_window(size, k, s, p) == untouched_rows, (size, k, s, p)
 
 
 def test_a_dense_layer_needs_far_more_weights_than_a_conv():
     info = analyze(PRESETS["TinyVGG (CNN Explainer)"].spec)[0]
-    assert dense_equivalent_params(info.input_shape, info.output_shape) > 1000 * info.params
+    n_in, n_out = math.prod(info.input_shape), math.prod(info.output_shape)
+    assert formulas.dense_params(n_in, n_out).value > 1000 * info.params

@@ -9,7 +9,7 @@ from models.bundle import untrained_bundle
 from models.data.datasets import ImageData, fit_data
 from models.explain import adversarial, attention, attribution
 from models.inputs import bundle_input, bundle_pixels, image_to_input, images_to_pixels
-from models.inspect import activations, effective_field, filters, receptive_field
+from models.inspect import activations, filters, receptive_field
 from models.network.spec import NetworkSpec
 from models.training.evaluate import predict_image
 
@@ -75,7 +75,6 @@ def test_the_model_input_is_the_training_resize_of_the_image_normalized(bundle, 
 def test_every_page_feeds_the_model_the_same_tensor(bundle, photo):
     x = bundle_input(bundle, photo)
     assert torch.equal(activations.prepare_input(photo, bundle), x)
-    assert torch.equal(effective_field.image_batch(photo, bundle), x)
     pixels = bundle_pixels(bundle, photo)
     assert torch.equal(attribution.prepare_pixels(photo, bundle), pixels)
     view = activations.model_view(photo, bundle.input_shape)

@@ -12,8 +12,6 @@ corrupt deflate data) is named in the message.
 from __future__ import annotations
 
 import io
-import math
-import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from PIL import Image, ImageOps
 
 from models.data.datasets import DataError, ImageData
 from models.data.images import ImageError, load_image, read_header
+from models.settings import positive_setting
 
 ZIP_SIDE = 64  # uploaded images are centre-cropped to a square of this side
 MAX_PIXELS_ENV = "CNNLAB_MAX_ZIP_MPIXELS"  # overrides the default pixel budget, in millions
@@ -45,11 +44,7 @@ _READ_ERRORS = (
 
 def _env_pixels() -> int:
     """The pixel budget: CNNLAB_MAX_ZIP_MPIXELS (millions) when set to a positive number."""
-    try:
-        value = float(os.environ.get(MAX_PIXELS_ENV) or DEFAULT_MPIXELS)
-    except ValueError:
-        value = DEFAULT_MPIXELS
-    return int((value if math.isfinite(value) and value > 0 else DEFAULT_MPIXELS) * 1e6)
+    return int(positive_setting(MAX_PIXELS_ENV, DEFAULT_MPIXELS, DataError) * 1e6)
 
 
 @dataclass(frozen=True)

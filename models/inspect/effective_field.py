@@ -18,7 +18,7 @@ from PIL import Image
 from torch import nn
 
 from models.bundle import ModelBundle, untrained_bundle
-from models.inputs import bundle_input
+from models.inputs import bundle_input, guarded
 from models.inspect.receptive_field import ReceptiveFieldError, RFInfo, compute_receptive_fields
 
 
@@ -38,11 +38,6 @@ class EffectiveField:
     info: RFInfo
 
 
-def image_batch(image: Image.Image, bundle: ModelBundle) -> torch.Tensor:
-    """The image resized to the network input and normalised as the model expects: (1, C, H, W)."""
-    return bundle_input(bundle, image)  # the one path from an image to a model input
-
-
 def sample_inputs(bundle: ModelBundle, n: int, seed: int, image: Image.Image | None = None):
     """n inputs for averaging: random crops of `image` (flipped at random), or noise if None."""
     gen = torch.Generator().manual_seed(seed)
@@ -55,7 +50,7 @@ def sample_inputs(bundle: ModelBundle, n: int, seed: int, image: Image.Image | N
         cw, ch = max(1, int(image.width * scale)), max(1, int(image.height * scale))
         x0 = int(torch.randint(0, image.width - cw + 1, (1,), generator=gen))
         y0 = int(torch.randint(0, image.height - ch + 1, (1,), generator=gen))
-        crop = image_batch(image.crop((x0, y0, x0 + cw, y0 + ch)), bundle)
+        crop = bundle_input(bundle, image.crop((x0, y0, x0 + cw, y0 + ch)))
         crops.append(crop.flip(-1) if torch.rand(1, generator=gen).item() < 0.5 else crop)
     return torch.cat(crops)
 
@@ -83,19 +78,9 @@ def _capture(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
 def _layer_output(bundle: ModelBundle, layer: str, x: torch.Tensor) -> torch.Tensor:
-    """The layer's output for x, with the graph back to x; call with the bundle's lock held."""
-    with _capture(bundle.model, layer) as kept, _eval_mode(bundle.model), suppress(_Captured):
+    """The layer's output for x, with the graph back to x; call inside `guarded(bundle)`."""
+    with _capture(bundle.model, layer) as kept, suppress(_Captured):
         bundle.model(x)
     if not kept or kept[0].dim() != 4:
         raise ReceptiveFieldError(f"{layer} has no feature map (it is after flatten or pooling)")
@@ -104,8 +89,8 @@ def _layer_output(bundle: ModelBundle, layer: str, x: torch.Tensor) -> torch.Ten
 
 def capture_feature_map(bundle: ModelBundle, layer: str, image: Image.Image) -> np.ndarray:
     """Mean |activation| over channels of `layer` for the image: (h, w), to pick units on."""
-    with bundle.lock, torch.no_grad():
-        x = image_batch(image, bundle).to(next(bundle.model.parameters()).device)
+    with guarded(bundle), torch.no_grad():
+        x = bundle_input(bundle, image).to(next(bundle.model.parameters()).device)
         out = _layer_output(bundle, layer, x)
     return out[0].abs().mean(0).cpu().numpy()
 
@@ -133,7 +118,7 @@ def compute_effective_field(
     """
     device = next(bundle.model.parameters()).device
     x = inputs.detach().to(device).clone().requires_grad_(True)
-    with bundle.lock:
+    with guarded(bundle):
         out = _layer_output(bundle, layer, x)  # (N, K, h, w)
         h, w = out.shape[2:]
         r, c = unit if unit is not None else (h // 2, w // 2)

@@ -29,6 +29,7 @@ from models.network.spec import (
     SpecError,
     SqueezeExciteSpec,
 )
+from models.settings import positive_setting
 
 BYTES_PER_VALUE = 4  # float32
 MB = 1024**2
@@ -53,23 +54,12 @@ class Budget:
         env = os.environ if environ is None else environ
         default = cls()
         return cls(
-            max_params=math.ceil(_setting(env, ENV_PARAMS, default.max_params)),
-            max_activation_mb=_setting(env, ENV_ACTIVATION_MB, default.max_activation_mb),
-            max_gmacs=_setting(env, ENV_GMACS, default.max_gmacs),
+            max_params=math.ceil(positive_setting(ENV_PARAMS, default.max_params, SpecError, env)),
+            max_activation_mb=positive_setting(
+                ENV_ACTIVATION_MB, default.max_activation_mb, SpecError, env
+            ),
+            max_gmacs=positive_setting(ENV_GMACS, default.max_gmacs, SpecError, env),
         )
-
-
-def _setting(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise SpecError(f"the server setting {name} must be a positive number, not {text[:40]!r}")
-    return value
 
 
 @dataclass(frozen=True)

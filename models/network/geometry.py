@@ -8,7 +8,6 @@ formulas are written out, with the layer's own numbers, for the Build page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from models.network.budget import (
     count_macs as count_macs,  # one implementation, shared with the caps
@@ -94,28 +93,3 @@ def analyze(spec: NetworkSpec) -> list[LayerInfo]:
         params, macs = count_params(layer, s_in), count_macs(layer, s_in, s_out)
         infos.append(LayerInfo(i + 1, name, layer, s_in, s_out, params, macs, rf))
     return infos
-
-
-def naive_output_size(size: int, kernel: int, stride: int, padding: int) -> Fraction:
-    """The textbook (W − K + 2P)/S + 1, kept exact, to show when it is not a whole number."""
-    return Fraction(size - kernel + 2 * padding, stride) + 1
-
-
-def unread_pixels(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    """How many input rows (or columns) at the far edge no window reaches, because of floor.
-
-    The floor drops `reach mod S` cells at the end of the padded row; the last P of them are
-    padding. (Rows skipped between the taps of a dilated kernel are not counted here.)
-    """
-    reach = size + 2 * padding - dilation * (kernel - 1) - 1
-    return min(max(0, reach % stride - padding), size)
-
-
-def dense_equivalent_params(shape_in: Shape, shape_out: Shape) -> int:
-    """Weights of a dense layer joining every input value to every output value (plus biases)."""
-    n_in = n_out = 1
-    for d in shape_in:
-        n_in *= d
-    for d in shape_out:
-        n_out *= d
-    return n_in * n_out + n_out

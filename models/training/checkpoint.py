@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import pickle
 import struct
 import zipfile
@@ -29,6 +28,7 @@ from models.bundle import ModelBundle
 from models.errors import CNNLabError
 from models.network.build import build_model
 from models.network.spec import NetworkSpec, SpecError
+from models.settings import positive_setting
 
 FORMAT = "cnn-lab-checkpoint/1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,11 +59,7 @@ class CheckpointError(CNNLabError):
 
 def max_checkpoint_bytes() -> int:
     """The cap on a checkpoint's uncompressed size: CNNLAB_MAX_CHECKPOINT_MB, else 200 MB."""
-    try:
-        value = float(os.environ.get(MAX_MB_ENV) or DEFAULT_MAX_MB)
-    except ValueError:
-        value = DEFAULT_MAX_MB
-    return int((value if math.isfinite(value) and value > 0 else DEFAULT_MAX_MB) * 2**20)
+    return int(positive_setting(MAX_MB_ENV, DEFAULT_MAX_MB, CheckpointError) * 2**20)
 
 
 def to_bytes(bundle: ModelBundle, metrics: dict[str, Any] | None = None) -> bytes:

@@ -7,6 +7,7 @@ a link, a file, a layer added, moved or removed), so every widget then reads the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import streamlit as st
 
 from models.network import formulas as fm
 from models.network.codegen import to_pytorch_code
-from models.network.geometry import LayerInfo, dense_equivalent_params
+from models.network.geometry import LayerInfo
 from models.network.presets import PRESETS
 from models.network.spec import (
     LAYER_TYPES,
@@ -343,7 +344,7 @@ def dense_comparison(info: LayerInfo) -> None:
     if not isinstance(info.layer, ConvSpec):
         st.caption("Select a conv layer to compare it with a dense layer.")
         return
-    dense = dense_equivalent_params(info.input_shape, info.output_shape)
+    dense = int(fm.dense_params(math.prod(info.input_shape), math.prod(info.output_shape)).value)
     st.metric("Conv parameters", f"{info.params:,}")
     st.metric(
         "A dense layer, same input and output",
