@@ -4,6 +4,7 @@ and PGD), and how accuracy falls as the allowed change ε grows."""
 import streamlit as st
 
 from models.errors import CNNLabError
+from models.explain.adversarial import DIGITS_SPLIT_SEED, DIGITS_VAL_SHARE
 from ui import frame, state
 from ui.model_picker import pick_model
 from ui.panels import adversarial as panel
@@ -30,7 +31,8 @@ panel.attack_view(names, result, amplify, config.epsilon)
 st.subheader("Accuracy against ε")
 st.markdown(
     "The same attack on every image of a held-out set, at several ε. Digits models get "
-    "the digits' validation split (20%, seed 0), which the shipped digits model never "
+    f"the digits' validation split ({DIGITS_VAL_SHARE:.0%}, seed {DIGITS_SPLIT_SEED}), which "
+    "the shipped digits model never "
     "trained on, nor does one trained on the Train page at its default split. Other "
     "models get shapes drawn with a seed that training never uses."
 )

@@ -8,7 +8,7 @@ from models.explain.attention import has_attention
 from models.network.presets import PRESETS
 from ui import frame, state
 from ui.explain import target_picker
-from ui.model_picker import pick_model
+from ui.model_picker import YOURS, pick_model
 from ui.panels import attention as panel
 from viz.saliency import probabilities_figure
 
@@ -26,7 +26,7 @@ frame(
 
 def use_preset() -> None:
     state.set_current_spec(PRESETS[PRESET].spec)
-    st.session_state["attention.model"] = "Your model"
+    st.session_state["attention.model"] = YOURS
 
 
 bundle = pick_model("attention", prefer="Attention CNN on shapes")

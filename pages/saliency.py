@@ -5,7 +5,8 @@ from pictures of the image."""
 import streamlit as st
 
 from models.explain import attribution as attr
-from ui import frame, state
+from models.explain import sanity
+from ui import frame, results, state
 from ui.explain import target_picker
 from ui.model_picker import pick_model
 from ui.panels import saliency as panel
@@ -26,11 +27,19 @@ st.page_link(
     label="Saliency explains one decision after the fact; it is not attention. "
     "Attention blocks are part of the network: see the Attention page.",
 )
+
+
+def _read(bundle, image):
+    x = attr.prepare_pixels(image, bundle)
+    return x, attr.predict(bundle, x)[0]
+
+
 bundle = pick_model("saliency")
 image = state.current_image()
-try:
-    x = attr.prepare_pixels(image, bundle)
-    probs = attr.predict(bundle, x)[0]
+try:  # computed again only when the model or the image changes
+    x, probs = results.remembered(
+        "saliency", "probs", (bundle, image), lambda: _read(bundle, image)
+    )
 except (ValueError, RuntimeError) as err:
     st.error(f"This model cannot read the image: {err}")
     st.stop()
@@ -93,7 +102,7 @@ with st.expander("Go deeper"):
         "Gaussian noise of std σ, a share of the pixel range. The sanity check follows Adebayo "
         "et al. (2018), *Sanity checks for saliency maps*: cascading randomization and "
         "Spearman's ρ with and without absolute values. The paper reports ρ and draws no "
-        "line; the ρ ≥ 0.5 used in the verdicts is ours.\n\n"
+        f"line; the ρ ≥ {sanity.SIMILAR} used in the verdicts is ours.\n\n"
         "Deepens curriculum questions 6, 38 and 39 (what the features detect) for your own "
         "image and model. Question 47, attention in CNNs, is the Attention page's."
     )

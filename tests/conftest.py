@@ -1,7 +1,7 @@
 """Shared pytest set-up: the `open_page` AppTest fixture, and browser tests marked and skipped.
 
 `open_page("build")` starts the app the way a user does, from app.py, then switches to
-pages/build.py (see DESIGN.md: a page made the entry breaks `st.page_link`).
+pages/build.py (a page made the entry script breaks `st.page_link`).
 
 Every test collected under tests/e2e gets the `browser` marker, so `-m "not browser"` leaves
 them out. A browser test needs the playwright package and Debian's Chromium; without them it is

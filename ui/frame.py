@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from models.errors import CNNLabError
+from models.settings import positive_setting
 from ui import state
 from ui.image_picker import image_picker
 from ui.nav import available_pages
@@ -21,11 +22,9 @@ from ui.nav import available_pages
 @st.cache_resource
 def _configure_process() -> bool:
     """Process-wide settings, once per server (torch's thread count is global)."""
-    import os
-
     import torch
 
-    threads = int(os.environ.get("CNNLAB_TORCH_THREADS", "0"))
+    threads = int(positive_setting("CNNLAB_TORCH_THREADS", 0))
     if threads > 0:
         torch.set_num_threads(threads)
     return True

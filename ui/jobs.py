@@ -15,12 +15,12 @@ every half second while any of its jobs runs and reruns the whole page once when
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
 import streamlit as st
 
+from models.settings import positive_setting
 from models.training.jobs import ENDED, TrainingJob
 
 POLL_S = 0.5  # seconds between live redraws while a job runs
@@ -41,7 +41,7 @@ class _JobBox:
 @st.cache_resource(show_spinner=False)
 def training_slots() -> threading.BoundedSemaphore:
     """Server-wide cap on trainings at once ($CNNLAB_MAX_TRAININGS, default 2)."""
-    return threading.BoundedSemaphore(max(1, int(os.environ.get("CNNLAB_MAX_TRAININGS", "2"))))
+    return threading.BoundedSemaphore(max(1, int(positive_setting("CNNLAB_MAX_TRAININGS", 2))))
 
 
 @st.cache_resource(scope="session", on_release=lambda box: box.stop(), show_spinner=False)

@@ -21,7 +21,7 @@ from models.device import available_devices, device_name, pick_device
 from models.errors import CNNLabError
 from models.network.presets import PRESETS
 from models.network.spec import NetworkSpec, SpecError
-from models.training.checkpoint import SHIPPED, CheckpointError, from_bytes, to_bytes
+from models.training.checkpoint import CheckpointError, from_bytes, to_bytes
 from models.training.engine import (
     LOSSES,
     OPTIMIZERS,
@@ -34,7 +34,7 @@ from models.training.engine import (
 from models.training.evaluate import predict_image
 from models.training.jobs import FAILED, JobSnapshot, TrainingJob, TrainingResult
 from ui import results, state
-from ui.shared_models import shipped_model  # shared read-only: training copies it
+from ui.shared_models import available_shipped, shipped_model  # read-only: training copies
 from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
 
 PAGE = "train"
@@ -130,7 +130,9 @@ def model_controls() -> tuple[NetworkSpec, nn.Module | None, str] | None:
         return PRESETS[name].spec, None, name
     if source == MODEL_SOURCES[2]:
         name = st.selectbox(
-            "Trained model (training goes on from its weights)", list(SHIPPED), key="train.shipped"
+            "Trained model (training goes on from its weights)",
+            available_shipped(),
+            key="train.shipped",
         )
         try:
             bundle = shipped_model(name)
