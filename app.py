@@ -4,6 +4,7 @@ import streamlit as st
 
 from models.network.geometry import analyze
 from ui import frame, state
+from ui.image_picker import preview
 from ui.nav import available_pages
 
 frame(
@@ -33,7 +34,7 @@ with left:
     )
 with right:
     st.subheader("Your image")
-    st.image(state.current_image(), caption=state.current_image_name(), width=220)
+    st.image(preview(state.current_image()), caption=state.current_image_name(), width=220)
 
 st.subheader("Pages")
 pages = [p for p in available_pages() if p.path != "app.py"]

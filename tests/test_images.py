@@ -19,6 +19,7 @@ from models.data.images import (
     preview_bytes,
     read_header,
 )
+from ui.results import value_key
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -297,8 +298,8 @@ def _sidebar_picker() -> None:
 def test_the_sidebar_thumbnail_is_encoded_once_per_image_not_on_every_rerun():
     at = AppTest.from_function(_sidebar_picker, default_timeout=60)
     at.run()
-    image, thumbnail = at.session_state["_image_picker.preview"]
-    assert thumbnail.startswith(b"\xff\xd8") and image is at.session_state["image"]
+    key, thumbnail = at.session_state["_image_picker.preview"]
+    assert thumbnail.startswith(b"\xff\xd8") and key == value_key(at.session_state["image"])
     at.run()
     assert at.session_state["_image_picker.preview"][1] is thumbnail
     samples = at.selectbox(key="sidebar.sample")

@@ -12,11 +12,10 @@ from PIL import Image
 
 from models.data.images import ImageError, load_image, preview_bytes
 from models.data.samples import SAMPLE_IMAGES
-from ui import state
+from ui import results, state
 
 SOURCES = ("Sample", "Upload", "Camera")
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"]
-PREVIEW = "_image_picker.preview"  # (the session image, its thumbnail as JPEG bytes)
 
 
 def _keep(widget_key: str, default):
@@ -69,20 +68,16 @@ def image_picker() -> None:
             _use_bytes(shot.getvalue(), "camera photo")
     image = state.current_image()
     st.image(
-        _thumbnail(image),
+        preview(image),
         caption=f"{state.current_image_name()} · {image.width}×{image.height}",
         width="stretch",
     )
 
 
-def _thumbnail(image: Image.Image) -> bytes:
+def preview(image: Image.Image) -> bytes:
     """The image's thumbnail, encoded when the session's image changes, not on every rerun.
 
     Given a PIL image, st.image encodes it at full size on every run (1.2 s for 40 megapixels);
     given small JPEG bytes, it sends them on as they are.
     """
-    kept = st.session_state.get(PREVIEW)
-    if kept is None or kept[0] is not image:
-        kept = (image, preview_bytes(image))
-        st.session_state[PREVIEW] = kept
-    return kept[1]
+    return results.remembered("image_picker", "preview", image, lambda: preview_bytes(image))
