@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.network.geometry import analyze
-from ui import frame, state
+from ui import frame, jobs, state
 from ui.image_picker import preview
 from ui.nav import available_pages
 
@@ -16,6 +16,7 @@ frame(
     ),
 )
 
+jobs.warm()  # the training workers start with the first visit, not with the first run
 spec = state.current_spec()
 infos = analyze(spec)
 bundle = state.current_model()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.errors import CNNLabError
-from models.training.jobs import new_training_job
+from models.training.executor import training_request
 from ui import frame, jobs, state
 from ui.panels import train as panel
 
@@ -17,6 +17,7 @@ frame(
     ),
 )
 
+jobs.warm()  # the workers start now, while the student picks data and settings
 st.subheader("1. Data and model")
 data = panel.data_controls()
 picked = panel.model_controls()
@@ -36,12 +37,13 @@ if start and ready:
     spec, initial, name = picked
     try:
         with st.spinner("Preparing the data…"):
-            slots = jobs.training_slots()
-            job = new_training_job(spec, initial, data, config, val_share, name, slots)
-        jobs.submit(panel.JOB, job)
-    except CNNLabError as err:  # DataError, SpecError, TrainingError: said for the user
+            memory = jobs.job_memory_mb()
+            request = training_request(spec, initial, data, config, val_share, name, memory)
+        jobs.submit(panel.JOB, request)
+    except CNNLabError as err:  # DataError, SpecError, TrainingError, executor settings
         st.error(f"Training could not start: {err}")
 jobs.live_panel(panel.JOBS, panel.draw_run, panel.finish)
+panel.lr_plan(jobs.get(panel.JOB))
 
 st.subheader("3. How good is it?")
 model = state.current_model()

@@ -7,6 +7,7 @@ from PIL import Image
 
 from models.data import augment as aug
 from models.training import augment_experiment as augx
+from models.training.executor import ThreadExecutor
 from tests.test_train import training_elsewhere
 
 ALL = list(aug.AUGMENTATIONS)
@@ -128,11 +129,11 @@ def test_mixup_and_cutmix_mix_labels_that_still_sum_to_one(kind):
 
 def test_the_experiment_trains_the_same_network_with_and_without_the_pipeline():
     config = augx.ExperimentConfig(n_images=60, epochs=1, batch_size=16)
-    jobs = augx.experiment_jobs(aug.DEFAULT_PIPELINE, config)
-    assert [job.config.augmentation is None for job in jobs.values()] == [True, False]
-    for job in jobs.values():
-        job.start()
-    for job in jobs.values():
+    requests = augx.experiment_requests(aug.DEFAULT_PIPELINE, config)
+    assert [r.config.augmentation is None for r in requests.values()] == [True, False]
+    executor = ThreadExecutor(2)
+    jobs = [executor.submit(r) for r in requests.values()]
+    for job in jobs:
         assert job.join(timeout=60)
         snap = job.snapshot()
         assert snap.status == "finished", snap.error

@@ -126,7 +126,11 @@ def curves(reports) -> list[tuple]:
 def test_one_epoch_yields_step_epoch_and_done_reports_that_add_up():
     data = toy_data(96)
     reports = list(
-        train(build_model(TINY), data, TrainConfig(epochs=1, batch_size=16, log_every=2))
+        train(
+            build_model(TINY),
+            data,
+            TrainConfig(epochs=1, batch_size=16, lr=1e-3, schedule="constant", log_every=2),
+        )
     )
     kinds = [r.kind for r in reports]
     assert kinds == ["step"] * 3 + ["epoch", "done"]

@@ -1,29 +1,33 @@
-"""Background jobs for a session: submit a named job, list them, watch them live, stop them.
+"""Background jobs for a session: submit a named run, list them, watch them live, stop them.
 
-A session holds any number of named jobs (`TrainingJob`s: the Train page's run, the
-Augmentation experiment's two runs, an experiment's N runs). They live in a session-scoped
+Runs train outside the web process, on the server's executor (`models.training.executor`: a
+pool of warm worker processes by default, a Ray cluster when one is configured), held once per
+server in a global `st.cache_resource`; its size caps how many runs train at once, and the rest
+wait in its queue, stoppable, knowing their place. A session holds any number of named runs
+(the Train page's run, the Augmentation experiment's two, an experiment's N) in a session-scoped
 `st.cache_resource`, so closing the tab releases the box and its `on_release` stops them all.
-A global `st.cache_resource` holds the semaphore that caps how many trainings run at once on
-the server; a job waiting for a slot stays stoppable. `live_panel` is one fragment that redraws
-every half second while any of its jobs runs and reruns the whole page once when they end
-(DESIGN.md: state, caching and concurrency).
+`live_panel` is one fragment that redraws at most once a second while any of its runs trains
+and reruns the whole page once when they end (DESIGN.md: state, caching and concurrency).
 
-    submit("train", job)              # stops an older job of that name, starts this one
-    my_jobs("augmentation/")          # {name: job}, by name prefix
-    job.snapshot(), job.stop(), job.result()
+    submit("train/run", request)      # stops an older run of that name, submits this one
+    my_jobs("augmentation/")          # {name: JobHandle}, by name prefix
+    handle.snapshot(), handle.stop(), handle.result()
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import math
 from collections.abc import Callable
 
 import streamlit as st
 
-from models.settings import positive_setting
-from models.training.jobs import ENDED, TrainingJob
+from models.errors import CNNLabError
+from models.training.executor import Executor, JobHandle, TrainRequest, executor_from_settings
+from models.training.executor import job_memory_mb as job_memory_mb
+from models.training.jobs import ENDED, QUEUED, JobSnapshot
 
-POLL_S = 0.5  # seconds between live redraws while a job runs
+POLL_S = 1.0  # seconds between live redraws while a job runs
 _ENDED_SEEN = "_jobs.ended"  # ids of the jobs whose end this session has handled
 
 
@@ -31,7 +35,7 @@ class _JobBox:
     """The session's jobs by name; one box per session, released when the tab closes."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, TrainingJob] = {}
+        self.jobs: dict[str, JobHandle] = {}
 
     def stop(self) -> None:
         for job in self.jobs.values():
@@ -39,32 +43,51 @@ class _JobBox:
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots() -> threading.BoundedSemaphore:
-    """Server-wide cap on trainings at once ($CNNLAB_MAX_TRAININGS, default 2)."""
-    return threading.BoundedSemaphore(max(1, int(positive_setting("CNNLAB_MAX_TRAININGS", 2))))
+def executor() -> Executor:
+    """The server's executor, made on first use (its workers start then and stay warm)."""
+    return executor_from_settings()
 
 
-@st.cache_resource(scope="session", on_release=lambda box: box.stop(), show_spinner=False)
+def warm() -> None:
+    """Start the server's workers now, so the first run does not wait for torch to import.
+
+    Pages that may train call this as they open; a wrong executor setting is said when a run
+    is submitted, not here.
+    """
+    with contextlib.suppress(CNNLabError):
+        executor()
+
+
+def release_box(box: _JobBox) -> None:
+    """What closing a tab does: every run of that session stops, and its worker is freed."""
+    box.stop()
+
+
+@st.cache_resource(scope="session", on_release=release_box, show_spinner=False)
 def _job_box() -> _JobBox:
     return _JobBox()
 
 
-def submit(name: str, job: TrainingJob) -> TrainingJob:
-    """Keep `job` under `name` and start it; an older job of that name is stopped first."""
+def submit(name: str, request: TrainRequest) -> JobHandle:
+    """Submit `request` as this session's run `name`; an older run of that name is stopped.
+
+    Raises a CNNLabError (ExecutorSettingError) when the server's executor settings are wrong.
+    """
+    handle = executor().submit(request)
     box = _job_box()
     old = box.jobs.pop(name, None)
     if old is not None:
         old.stop()
-    box.jobs[name] = job.start()
-    return job
+    box.jobs[name] = handle
+    return handle
 
 
-def my_jobs(prefix: str = "") -> dict[str, TrainingJob]:
+def my_jobs(prefix: str = "") -> dict[str, JobHandle]:
     """This session's jobs whose names start with `prefix`, in the order they were submitted."""
     return {n: j for n, j in _job_box().jobs.items() if n.startswith(prefix)}
 
 
-def get(name: str) -> TrainingJob | None:
+def get(name: str) -> JobHandle | None:
     """This session's job called `name`, or None."""
     return _job_box().jobs.get(name)
 
@@ -75,15 +98,15 @@ def stop(prefix: str = "") -> None:
         job.stop()
 
 
-def running(jobs: dict[str, TrainingJob]) -> bool:
+def running(jobs: dict[str, JobHandle]) -> bool:
     """True while any of `jobs` is queued or running."""
     return any(job.status not in ENDED for job in jobs.values())
 
 
 def live_panel(
     prefix: str,
-    draw: Callable[[dict[str, TrainingJob]], None],
-    on_end: Callable[[str, TrainingJob], None] | None = None,
+    draw: Callable[[dict[str, JobHandle]], None],
+    on_end: Callable[[str, JobHandle], None] | None = None,
 ) -> None:
     """Draw the jobs named `prefix…` now and every POLL_S seconds while any of them runs.
 
@@ -106,3 +129,21 @@ def live_panel(
             st.rerun()
 
     panel()
+
+
+def waiting_text(snap: JobSnapshot) -> str:
+    """What a queued run says: its place in the server's queue and the estimated wait."""
+    if snap.status != QUEUED:
+        return ""
+    if snap.place <= 0:
+        return "Starting…"
+    wait = (
+        f"about {snap.wait_s:,.0f} s to wait"
+        if math.isfinite(snap.wait_s)
+        else "waiting for the runs ahead to report their speed"
+    )
+    ahead = snap.place - 1
+    return (
+        f"Waiting for a free worker: {ahead} run{'s' * (ahead != 1)} ahead of yours in the "
+        f"queue, {wait}."
+    )

@@ -83,21 +83,21 @@ class ExperimentConfig:
     seed: int = 0  # fixes the data, the split, the initial weights and the augmentation
 
 
-def experiment_jobs(
-    pipeline: PipelineSpec, config: ExperimentConfig = ExperimentConfig(), slots=None
+def experiment_requests(
+    pipeline: PipelineSpec, config: ExperimentConfig = ExperimentConfig()
 ) -> dict:
-    """Two training jobs, ready to start: the same small network on the same shapes, without
-    and with the pipeline (`models.training.jobs.TrainingJob`, run in background threads)."""
+    """Two runs, ready to submit: the same small network on the same shapes, without and with
+    the pipeline (`models.training.executor.TrainRequest`s, trained by the server's executor)."""
     from models.data.datasets import prepare, shapes
     from models.network.build import build_model
     from models.network.spec import NetworkSpec
     from models.training.engine import TrainConfig
-    from models.training.jobs import TrainingJob
+    from models.training.executor import TrainRequest
 
     spec = NetworkSpec.from_dict(EXPERIMENT_NET)
     data = prepare(shapes(config.n_images, config.seed), spec.input_shape, 0.3, config.seed)
-    build_pipeline(pipeline, spec.input_shape[1:])  # an AugmentError now, not in the thread
-    jobs = {}
+    build_pipeline(pipeline, spec.input_shape[1:])  # an AugmentError now, not in the worker
+    requests = {}
     for name, aug in (("without augmentation", None), ("with the pipeline", pipeline)):
         train = TrainConfig(
             config.epochs,
@@ -108,7 +108,5 @@ def experiment_jobs(
             seed=config.seed,
             log_every=2,
         )
-        jobs[name] = TrainingJob(
-            build_model(spec, seed=config.seed), data, train, spec, name, slots
-        )
-    return jobs
+        requests[name] = TrainRequest(name, build_model(spec, seed=config.seed), data, train, spec)
+    return requests

@@ -49,6 +49,6 @@ def test_training_curves_grow_live_and_stop_ends_the_run(app_url, page):
     )
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     lr_chart = page.locator(MAIN).locator(CHART).filter(has_text="learning rate")
-    ticks = lr_chart.locator(".ytick text")  # a log axis around the constant 0.001 of the run
-    expect(ticks.filter(has_text=re.compile(r"^0\.001$"))).to_have_count(1)
+    ticks = lr_chart.locator(".ytick text")  # a log axis over the one-cycle plan's decades
+    expect(ticks.first).to_be_visible()
     expect(ticks.filter(has_text=re.compile(r"^[−-]?1$"))).to_have_count(0)  # not −1…1 at 0

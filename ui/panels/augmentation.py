@@ -11,8 +11,13 @@ import streamlit as st
 
 from models.data import augment as aug
 from models.errors import CNNLabError
-from models.training.augment_experiment import MIXES, ExperimentConfig, experiment_jobs, mix_batch
-from models.training.jobs import TrainingJob
+from models.training.augment_experiment import (
+    MIXES,
+    ExperimentConfig,
+    experiment_requests,
+    mix_batch,
+)
+from models.training.executor import JobHandle
 from ui import jobs, results, state
 from ui.params import param_widgets
 from viz import augmentation as aviz
@@ -130,21 +135,23 @@ def experiment(spec: aug.PipelineSpec) -> None:
     epochs = b.slider("Epochs", 1, 30, 12, key="augmentation.exp_epochs")
     if st.button("Train both", key="augmentation.train", type="primary"):
         try:
-            runs = experiment_jobs(spec, ExperimentConfig(n_images, epochs), jobs.training_slots())
-        except CNNLabError as err:  # AugmentError, DataError, SpecError
-            st.error(f"The experiment could not start: {err}")
-        else:
+            runs = experiment_requests(spec, ExperimentConfig(n_images, epochs))
             jobs.stop(JOBS)
-            for name, job in runs.items():
-                jobs.submit(JOBS + name, job)
+            for name, request in runs.items():
+                jobs.submit(JOBS + name, request)
+        except CNNLabError as err:  # AugmentError, DataError, SpecError, executor settings
+            st.error(f"The experiment could not start: {err}")
+    jobs.warm()
     jobs.live_panel(JOBS, _draw_experiment)
 
 
-def _draw_experiment(runs: dict[str, TrainingJob]) -> None:
+def _draw_experiment(runs: dict[str, JobHandle]) -> None:
     snaps = {name.removeprefix(JOBS): job.snapshot() for name, job in runs.items()}
     for name, snap in snaps.items():
         m = snap.latest
         st.caption(f"**{name}**: {snap.status}" + (f", epoch {m.epoch}" if m else ""))
+        if snap.status == "queued":
+            st.caption(jobs.waiting_text(snap))
         if snap.error:
             st.error(snap.error)
         elif snap.diverged:

@@ -2,7 +2,7 @@
 
 Uploads are parsed once per upload (keyed by its `file_id`) through `ui.results`, and reused
 on every rerun. The run itself is a named job in `ui.jobs`; its result (model, validation
-scores, mistakes, metrics) is owned by the job (`TrainingJob.result()`).
+scores, mistakes, metrics) is owned by the job (`JobHandle.result()`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from models.training.engine import (
     steps_per_epoch,
 )
 from models.training.evaluate import predict_image
-from models.training.jobs import FAILED, JobSnapshot, TrainingJob, TrainingResult
-from ui import results, state
+from models.training.executor import JobHandle
+from models.training.jobs import FAILED, JobSnapshot, TrainingResult
+from ui import jobs, results, state
 from ui.shared_models import available_shipped, shipped_model  # read-only: training copies
-from viz.train import confusion_figure, curves_figure, lr_figure, prediction_figure
+from viz.train import LiveCurves, confusion_figure, lr_figure, prediction_figure
 
 PAGE = "train"
 JOBS = "train/"  # the page's jobs in `ui.jobs` are named with this prefix
@@ -50,7 +51,20 @@ MODEL_SOURCES = (
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 CHECKPOINT = "checkpoint"  # `_train.checkpoint`: the upload's bundle, or why it was refused
 ZIP = "zip"  # `_train.zip`: the zip's (data, skipped), or why it was refused
+LIVE = "_train.live"  # (job id, LiveCurves) of the run on screen
 T = TypeVar("T")
+DEFAULTS = TrainConfig()  # the page opens on the engine's default recipe
+# Why the default recipe, from `python -m benchmarks.default_recipe --seeds 0 1 2` (README).
+RECIPE_WHY = (
+    "**Why these defaults?** The learning rate follows a *one-cycle* schedule: it starts at 4% of "
+    "its peak (3e-3), climbs for the first 30% of the steps while Adam's running averages "
+    "settle, then falls almost to zero, so the last epochs take small steps that settle into "
+    "what the large ones found. On the default shapes this reached 93.0–95.5% validation "
+    "accuracy in 10 epochs over three seeds, against 78.9–87.5% for a constant 1e-3. Starting "
+    "at the peak with no warm-up (cosine from 3e-3) stayed at exactly 10% for all ten epochs, "
+    "one class for every image: large first steps threw the fresh network somewhere it never "
+    "left."
+)
 
 
 def data_controls() -> ImageData | None:
@@ -187,17 +201,32 @@ def uploaded_checkpoint(upload, fallback_spec: NetworkSpec) -> ModelBundle:
 def config_controls() -> tuple[TrainConfig, float] | None:
     """The hyper-parameters as a TrainConfig and the validation share."""
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 200, 10, key="train.epochs", help="passes over the data")
+    epochs = c1.number_input(
+        "Epochs", 1, 200, DEFAULTS.epochs, key="train.epochs", help="passes over the data"
+    )
     batch = c2.select_slider(
-        "Batch size (images)", [8, 16, 32, 64, 128, 256], 32, key="train.batch"
+        "Batch size (images)", [8, 16, 32, 64, 128, 256], DEFAULTS.batch_size, key="train.batch"
     )
-    opt = c3.selectbox("Optimizer", list(OPTIMIZERS), index=1, key="train.optimizer")
+    opt = c3.selectbox(
+        "Optimizer",
+        list(OPTIMIZERS),
+        index=list(OPTIMIZERS).index(DEFAULTS.optimizer),
+        key="train.optimizer",
+    )
     lr = c4.select_slider(
-        "Learning rate", LR_CHOICES, 1e-3, key="train.lr", format_func=lambda v: f"{v:g}"
+        "Learning rate (peak)",
+        LR_CHOICES,
+        DEFAULTS.lr,
+        key="train.lr",
+        format_func=lambda v: f"{v:g}",
+        help="the largest rate of the run; the schedule scales it step by step",
     )
+    st.caption(RECIPE_WHY)
     with st.expander("More settings: schedule, regularization, loss, early stopping, device"):
         a, b, c = st.columns(3)
-        schedule = a.selectbox("LR schedule", SCHEDULES, key="train.schedule")
+        schedule = a.selectbox(
+            "LR schedule", SCHEDULES, SCHEDULES.index(DEFAULTS.schedule), key="train.schedule"
+        )
         wd = a.number_input(
             "Weight decay (0 to 0.1)", 0.0, 0.1, 0.0, 1e-4, format="%.4f", key="train.wd"
         )
@@ -299,16 +328,28 @@ def device_caption(config: TrainConfig) -> bool:
     return True
 
 
-def finish(name: str, job: TrainingJob) -> None:
+def finish(name: str, job: JobHandle) -> None:
     """When the run ends with a model: it becomes the session's model on every page."""
     result = job.result()
     if result is not None:
         state.set_current_model(result.bundle)
 
 
-def draw_run(jobs: dict[str, TrainingJob]) -> None:
-    """The run's progress, Stop, its messages, the live curves and the learning-rate plan."""
-    job = jobs.get(JOB)
+def live_curves(job: JobHandle) -> LiveCurves:
+    """The run's live figure, made once per run and updated in place at each redraw."""
+    held = st.session_state.get(LIVE)
+    if held is None or held[0] != job.id:
+        held = st.session_state[LIVE] = (job.id, LiveCurves())
+    return held[1]
+
+
+def draw_run(runs: dict[str, JobHandle]) -> None:
+    """The run's progress, Stop, its messages and the live curves: once a second while it runs.
+
+    Only what changes is computed here (a snapshot, a line of text, new points in a figure
+    made once); the learning-rate plan is drawn outside the live panel by `lr_plan`.
+    """
+    job = runs.get(JOB)
     if job is None:
         st.info("Press **Start training**: the curves appear here and move as the network learns.")
         return
@@ -323,14 +364,23 @@ def draw_run(jobs: dict[str, TrainingJob]) -> None:
         st.warning(f"{snap.note} The session keeps its previous model.")
     elif snap.note:
         st.info(snap.note)
-    st.plotly_chart(curves_figure(snap.history), key="train.curves")
-    n_train = len(job.data.train_y)
-    per_epoch = steps_per_epoch(n_train, job.config.batch_size)
-    done = snap.latest.step if snap.latest else 0
-    st.plotly_chart(lr_figure(lr_curve(job.config, n_train), per_epoch, done), key="train.lr_plot")
+    st.plotly_chart(live_curves(job).update(snap.history), key="train.curves")
 
 
-def current_result(job: TrainingJob | None, model: ModelBundle) -> TrainingResult | None:
+def lr_plan(job: JobHandle | None) -> None:
+    """The run's learning rate at every step, drawn once per run (not at every live redraw)."""
+    if job is None:
+        return
+    config, n_train = job.config, job.info.n_train
+    per_epoch = steps_per_epoch(n_train, config.batch_size)
+    figure = results.remembered(
+        PAGE, "lr_plan", job.id, lambda: lr_figure(lr_curve(config, n_train), per_epoch)
+    )
+    st.markdown("**The run's learning rate, step by step** (the progress line says where it is)")
+    st.plotly_chart(figure, key="train.lr_plot")
+
+
+def current_result(job: JobHandle | None, model: ModelBundle) -> TrainingResult | None:
     """The run's result when its model is still the session's model (by the bundle's token)."""
     result = job.result() if job is not None else None
     return result if result is not None and result.bundle.token == model.token else None
@@ -368,15 +418,15 @@ def prediction(model: ModelBundle, result: TrainingResult | None) -> None:
 
 
 def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
-    """The share done and a line: step, examples per second and time left."""
+    """The share done and a line: step, examples per second, the learning rate and time left."""
     m = snap.latest
     if m is None:
-        return 0.0, "Waiting for a free training slot…" if snap.status == "queued" else "Starting…"
+        return 0.0, jobs.waiting_text(snap) or "Starting…"
     speed = next((h.examples_per_s for h in reversed(snap.history) if h.kind == "step"), 0.0)
     left = (m.total_steps - m.step) * batch_size / speed if speed > 0 else float("nan")
     left_text = f"{left:,.0f} s left" if left == left else "time left unknown"
     line = (
         f"Epoch {m.epoch}, step {m.step:,} of {m.total_steps:,} · {speed:,.0f} images/s · "
-        f"{left_text}"
+        f"learning rate {m.lr:.2g} · {left_text}"
     )
     return min(m.step / max(m.total_steps, 1), 1.0), line
