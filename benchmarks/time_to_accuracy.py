@@ -2,7 +2,7 @@
 
     python -m benchmarks.time_to_accuracy [--target 0.95] [--epochs 30]
 
-The page's defaults: 4,000 shapes (position spread 0.3), TinyVGG, Adam at 1e-3, batch 32
+The page's defaults: 4,000 shapes (position spread 0.3), TinyVGG, Adam one-cycle at 3e-3, batch 32
 (TrainConfig's defaults) and random flips (on by default for shapes), with more epochs allowed
 so the target can be reached. Prints the time and epoch at which the
 target was first met, or the best accuracy reached.

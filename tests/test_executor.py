@@ -370,3 +370,9 @@ def test_closing_a_session_stops_its_runs_and_frees_their_workers(local_pool):
     while local_pool.busy() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert local_pool.busy() == 0
+
+
+def test_the_pool_and_its_workers_spell_the_message_tags_alike():
+    from models.training.executor import local, worker
+
+    assert (local.RUN, local.STOP, local.END) == (worker.RUN, worker.STOP, worker.END)

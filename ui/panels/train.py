@@ -394,7 +394,13 @@ def evaluation(result: TrainingResult) -> None:
     table = {"class": names, "precision": scores.precision, "recall": scores.recall}
     table |= {"F1": scores.f1, "images": scores.support}
     left.dataframe(table, hide_index=True)
-    right.plotly_chart(confusion_figure(scores.confusion.numpy(), names), key="train.confusion")
+    confusion = results.remembered(  # once per trained model, not at every rerun
+        PAGE,
+        "confusion",
+        result.bundle.token,
+        lambda: confusion_figure(scores.confusion.numpy(), names),
+    )
+    right.plotly_chart(confusion, key="train.confusion")
     wrong = result.misclassified
     st.markdown(f"**Misclassified validation images** ({len(wrong)} shown; true → predicted)")
     if wrong:

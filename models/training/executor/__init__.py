@@ -14,7 +14,7 @@ Each backend calls the same `runner.run_request`, so the engine's loop exists on
 Server settings (environment variables):
     CNNLAB_EXECUTOR         local | ray | thread
     CNNLAB_TRAIN_WORKERS    runs that train at once on this server (default: cores − 1, ≥ 1)
-    CNNLAB_JOB_THREADS      torch threads per run (default: cores ÷ workers, ≥ 1)
+    CNNLAB_JOB_THREADS      torch threads per run (default: (cores − 1) ÷ workers, ≥ 1)
     CNNLAB_JOB_MEMORY_MB    the most memory one run may take (default 2048)
     CNNLAB_RAY_ADDRESS      a Ray cluster's address, e.g. ray://head:10001 (implies "ray")
     CNNLAB_RAY_GPUS         GPUs a GPU run asks Ray for (default 0: CPUs only)

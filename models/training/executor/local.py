@@ -32,7 +32,6 @@ from typing import Any
 from models.training.engine import TrainMetrics
 from models.training.executor.handle import JobHandle
 from models.training.executor.runner import Outcome, TrainRequest, run_request
-from models.training.executor.worker import END, RUN, STOP
 from models.training.jobs import STOPPED
 
 _LOG = logging.getLogger("cnnlab.training")
@@ -175,6 +174,7 @@ class ThreadExecutor(_QueueExecutor):
 # ---------------------------------------------------------------- worker processes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the `models` package
+RUN, STOP, END = b"R", b"S", b"E"  # message tags to a worker, as `worker.py` reads them
 
 
 class _Worker:
@@ -317,10 +317,20 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads(workers: int) -> int:
+    """Torch threads per worker: the cores but one, shared out, at least 1.
+
+    One core is left to the web server and the browsers. Measured on 2 cores (README): a run
+    with 2 threads fell from about 550 to 180 images/s while one other process kept a core
+    busy, and one with 1 thread held about 400 either way.
+    """
+    return max(1, (cpu_count() - 1) // max(1, workers))
+
+
 class LocalPool(_QueueExecutor):
     """`workers` spawned processes kept warm, each training one run at a time.
 
-    threads: torch threads per worker (default: the cores shared out among the workers).
+    threads: torch threads per worker (default: `default_threads`).
     memory_mb: the most new memory one run may take (None: no cap).
     """
 
@@ -330,7 +340,7 @@ class LocalPool(_QueueExecutor):
         self, workers: int, threads: int | None = None, memory_mb: float | None = None
     ) -> None:
         super().__init__(workers)
-        self.threads = int(threads or max(1, cpu_count() // self.slots))
+        self.threads = int(threads or default_threads(self.slots))
         self.memory_mb = memory_mb
         self.workers = [_Worker(self, i) for i in range(self.slots)]
         for worker in self.workers:
