@@ -376,3 +376,17 @@ def test_the_pool_and_its_workers_spell_the_message_tags_alike():
     from models.training.executor import local, worker
 
     assert (local.RUN, local.STOP, local.END) == (worker.RUN, worker.STOP, worker.END)
+
+
+def test_the_queue_shares_slots_fairly_between_sessions():
+    executor = ThreadExecutor(1)
+    first = executor.submit(long_run("a1"), owner="a")
+    wait_for(first, lambda s: s.status == RUNNING)
+    a2, a3 = (executor.submit(tiny(name), owner="a") for name in ("a2", "a3"))
+    b1 = executor.submit(tiny("b1"), owner="b")  # later, but b has nothing running
+    first.stop()
+    assert b1.join(timeout=60) and b1.status == FINISHED
+    assert a3.status == QUEUED  # b's one run went before a's third
+    for handle in (a2, a3):
+        assert handle.join(timeout=60)
+    executor.close()

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from models.errors import CNNLabError
 from models.training.executor import Executor, JobHandle, TrainRequest, executor_from_settings
@@ -73,13 +74,19 @@ def submit(name: str, request: TrainRequest) -> JobHandle:
 
     Raises a CNNLabError (ExecutorSettingError) when the server's executor settings are wrong.
     """
-    handle = executor().submit(request)
+    handle = executor().submit(request, owner=_session_id())
     box = _job_box()
     old = box.jobs.pop(name, None)
     if old is not None:
         old.stop()
     box.jobs[name] = handle
     return handle
+
+
+def _session_id() -> str:
+    """This browser tab's session, so the executor shares its slots out fairly between them."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
 
 
 def my_jobs(prefix: str = "") -> dict[str, JobHandle]:

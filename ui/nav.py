@@ -34,6 +34,13 @@ PAGES: tuple[PageInfo, ...] = (
         "Train your network live, on CPU or GPU, and see where it gets things wrong.",
     ),
     PageInfo(
+        "pages/experiments.py",
+        "Compare runs",
+        ":material/compare_arrows:",
+        "Build and train",
+        "Change one thing, train quick runs side by side, and compare every run you made.",
+    ),
+    PageInfo(
         "pages/convolution.py",
         "Convolution",
         ":material/grid_on:",

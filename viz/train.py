@@ -83,16 +83,47 @@ class LiveCurves:
     costs about one. A live panel keeps one of these per run and calls `update` each tick.
     """
 
-    def __init__(self, max_points: int = LIVE_POINTS) -> None:
+    def __init__(
+        self, max_points: int = LIVE_POINTS, previous: Sequence[TrainMetrics] | None = None
+    ) -> None:
         self.max_points = max_points
         self.figure = curves_figure((), max_points)
+        self.live = len(self.figure.data)  # the traces `update` refreshes come first
+        if previous:
+            add_previous(self.figure, previous, max_points)
 
     def update(self, history: Sequence[TrainMetrics]) -> go.Figure:
         series = _curve_series(history, self.max_points)
         with self.figure.batch_update():
-            for trace, (x, y) in zip(self.figure.data, series, strict=True):
+            for trace, (x, y) in zip(self.figure.data[: self.live], series, strict=True):
                 trace.x, trace.y = x, y
         return self.figure
+
+
+def add_previous(fig: go.Figure, history: Sequence[TrainMetrics], max_points: int) -> None:
+    """The previous run's running training and validation curves, faint and grey, behind."""
+    series = list(_curve_series(history, max_points))
+    for index, (kind, _, _, name, _, mode, _) in enumerate(CURVE_LINES):
+        if kind == "epoch" and mode == "markers":
+            continue  # the per-epoch training markers would only clutter the ghost
+        for col in (1, 2):
+            x, y = series[2 * index + col - 1]
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    name=f"previous run: {name}",
+                    mode="lines",
+                    legendgroup="previous",
+                    showlegend=col == 1,
+                    line={"color": theme.MUTED, "width": 1, "dash": "dot"},
+                    opacity=0.6,
+                    hovertemplate=f"previous {name}<br>step %{{x:.0f}}<br>%{{y:.4f}}"
+                    "<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
 
 
 def log_range(values: np.ndarray, flat_pad: float = 0.3) -> list[float]:

@@ -34,7 +34,7 @@ from models.training.engine import (
 from models.training.evaluate import predict_image
 from models.training.executor import JobHandle
 from models.training.jobs import FAILED, JobSnapshot, TrainingResult
-from ui import jobs, results, state
+from ui import jobs, results, runs, state
 from ui.shared_models import available_shipped, shipped_model  # read-only: training copies
 from viz.train import LiveCurves, confusion_figure, lr_figure, prediction_figure
 
@@ -330,16 +330,20 @@ def device_caption(config: TrainConfig) -> bool:
 
 def finish(name: str, job: JobHandle) -> None:
     """When the run ends with a model: it becomes the session's model on every page."""
+    runs.record(job)  # kept for Compare runs, and drawn faintly behind the next run
     result = job.result()
     if result is not None:
         state.set_current_model(result.bundle)
 
 
 def live_curves(job: JobHandle) -> LiveCurves:
-    """The run's live figure, made once per run and updated in place at each redraw."""
+    """The run's live figure, made once per run (over the previous run's curves, faint) and
+    updated in place at each redraw."""
     held = st.session_state.get(LIVE)
     if held is None or held[0] != job.id:
-        held = st.session_state[LIVE] = (job.id, LiveCurves())
+        before = runs.previous(job.id)  # every new run is drawn over the last one
+        curves = LiveCurves(previous=before.history if before is not None else None)
+        held = st.session_state[LIVE] = (job.id, curves)
     return held[1]
 
 

@@ -88,7 +88,8 @@ class RayExecutor(Executor):
         cpus = ray.cluster_resources().get("CPU", 1)
         self.slots = max(1, int(cpus // self.threads))
 
-    def submit(self, request: TrainRequest) -> JobHandle:
+    def submit(self, request: TrainRequest, owner: str = "") -> JobHandle:
+        """Start an actor for `request`; Ray's scheduler shares the cluster out (not `owner`)."""
         handle = JobHandle(request.info(), queue_info=lambda h: (0, math.nan))
         gpus = self.gpus if request.config.device in ("auto", "cuda") else 0
         actor = self._actor.options(num_cpus=self.threads, num_gpus=gpus).remote(

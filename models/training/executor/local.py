@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,8 @@ class Executor:
     kind = "executor"
     slots = 1  # runs that train at once
 
-    def submit(self, request: TrainRequest) -> JobHandle:  # pragma: no cover - interface
+    def submit(self, request: TrainRequest, owner: str = "") -> JobHandle:  # pragma: no cover
+        """Queue `request` for training; `owner` names the session, for a fair share."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -68,16 +69,21 @@ class _QueueExecutor(Executor):
         self._cond = threading.Condition()
         self._pending: deque[tuple[JobHandle, Any]] = deque()
         self._active: set[JobHandle] = set()
+        self._owners: dict[JobHandle, str] = {}  # who submitted each queued or running job
+        self._last_start: dict[str, int] = {}  # owner -> when its last run started (a count)
+        self._starts = 0
         self._closed = False
         self._steps_per_s = math.nan  # the last speed seen, for estimated waits
 
-    def submit(self, request: TrainRequest) -> JobHandle:
+    def submit(self, request: TrainRequest, owner: str = "") -> JobHandle:
+        """Queue `request`; `owner` (a session) is how the queue shares the slots out fairly."""
         handle = JobHandle(request.info(), self._stop, self._queue_place)
         payload = self._payload(request)
         with self._cond:
             if self._closed:
                 raise RuntimeError("this executor is closed")
             self._pending.append((handle, payload))
+            self._owners[handle] = owner
             self._cond.notify()
         return handle
 
@@ -89,6 +95,7 @@ class _QueueExecutor(Executor):
             queued = next((i for i, (h, _) in enumerate(self._pending) if h is handle), None)
             if queued is not None:
                 del self._pending[queued]
+                self._owners.pop(handle, None)
         if queued is not None:
             handle._stopped_in_queue()
         # a running job sees `handle.stop_requested` within a batch (threads) or a poll (workers)
@@ -100,13 +107,34 @@ class _QueueExecutor(Executor):
                 self._cond.wait()
             if self._closed:
                 return None
-            job = self._pending.popleft()
+            index = self._fair_next()
+            job = self._pending[index]
+            del self._pending[index]
             self._active.add(job[0])
             return job
+
+    def _fair_next(self) -> int:
+        """The queue position to start next, taking owners (sessions) in turn.
+
+        One student who queues ten runs does not hold back another's one run: when a slot
+        frees, the owner with the fewest runs training goes first, then the one whose last
+        run started longest ago, then first come.
+        """
+        running = Counter(self._owners.get(h, "") for h in self._active)
+
+        def turn(i: int) -> tuple[int, int, int]:
+            owner = self._owners.get(self._pending[i][0], "")
+            return running[owner], self._last_start.get(owner, -1), i
+
+        index = min(range(len(self._pending)), key=turn)
+        self._starts += 1
+        self._last_start[self._owners.get(self._pending[index][0], "")] = self._starts
+        return index
 
     def _release(self, handle: JobHandle) -> None:
         with self._cond:
             self._active.discard(handle)
+            self._owners.pop(handle, None)
 
     def _observe(self, metrics: TrainMetrics) -> None:
         if metrics.kind == "step" and metrics.elapsed_s > 0:

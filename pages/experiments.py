@@ -1,0 +1,44 @@
+"""Compare runs: change one thing, train quick runs side by side, and compare every run."""
+
+import streamlit as st
+
+from ui import frame, jobs
+from ui.panels import experiments as panel
+
+frame(
+    "Compare runs",
+    intro=(
+        "Does dropout help? Is a bigger learning rate faster? Change one thing, keep everything "
+        "else equal, and let the curves answer. Quick runs (TinyVGG at 32×32 on 1,000 shapes, "
+        "5 epochs) take seconds each, so predict first, then run. Every run you make here or "
+        "on the Train page is kept below, to compare and download."
+    ),
+)
+jobs.warm()
+st.subheader("1. Change one thing")
+panel.experiment_controls()
+jobs.live_panel(panel.JOBS, panel.draw_experiment, panel.keep_run)
+
+st.subheader("2. Your runs")
+panel.compare()
+panel.save_and_open()
+
+with st.expander("Go deeper"):
+    st.markdown(
+        "**Why change one thing.** If two settings change at once, a difference cannot be "
+        "pinned on either. Everything here is held equal but the chosen setting: the network, "
+        "the data drawn, the split and the seed (unless you vary the seed itself).\n\n"
+        "**Noise.** Two runs that differ only in their seed still end apart: initial weights, "
+        "shuffling and flips are drawn anew. Run two or three seeds per value and look at the "
+        "bands: a difference smaller than a band's width is not yet evidence.\n\n"
+        "**Quick runs.** TinyVGG's layers at a 32×32 input, 1,250 shapes (1,000 to train), 5 "
+        "epochs in batches of 16 with the default one-cycle schedule and random flips. A "
+        "comparison that matters still shows within those few epochs; absolute accuracies are "
+        "lower than a full run's. Runs from different sessions share the server's workers in "
+        "turn, so one student's long queue never holds back another's single run."
+    )
+    st.markdown(
+        "Questions this page answers: learning rate and batch size; optimizers; dropout, "
+        "weight decay and data set size against overfitting; batch normalization; data "
+        "augmentation; loss functions and class imbalance; why results vary between runs."
+    )
