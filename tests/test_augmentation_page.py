@@ -93,3 +93,7 @@ def test_the_experiment_trains_both_runs_in_the_background(aug_page):
         aug_page.run()
     assert sum(": finished" in c for c in captions) == 2, captions
     assert any("experiment_chart" in c.proto.id for c in aug_page.get("plotly_chart"))
+    aug_page.run()  # the redraw after the end keeps both runs for Compare runs
+    kept = aug_page.session_state["_runs.history"].runs()
+    assert sorted(r.label for r in kept) == ["with the pipeline", "without augmentation"]
+    assert len({r.group for r in kept}) == 1 and kept[0].group.startswith("augmentation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import torch
 
 from models.network.build import build_model
 from models.training.engine import TrainConfig
@@ -91,3 +92,22 @@ def test_plan_holds_everything_but_the_variable_equal():
     assert runs[0].request.config == runs[2].request.config
     with pytest.raises(ExperimentError):
         parse_values(variable, "0.5, 0.5")
+
+
+def test_the_initialisation_variable_draws_the_chosen_weights_from_the_seed():
+    variable = VARIABLES["initialisation"]
+    _, runs = plan(variable, parse_values(variable, "PyTorch default, tiny (std 0.001)"))
+    default, tiny = (r.request.model for r in runs)
+    built = build_model(runs[0].request.spec, seed=0)
+    first = next(m for m in default.modules() if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(
+        first.weight,
+        next(m for m in built.modules() if m is not None and isinstance(m, torch.nn.Conv2d)).weight,
+    )
+    small = next(m for m in tiny.modules() if isinstance(m, torch.nn.Conv2d))
+    assert 0.0005 < float(small.weight.std()) < 0.002 and float(small.bias.abs().max()) == 0.0
+    again = plan(variable, parse_values(variable, "PyTorch default, tiny (std 0.001)"))[1]
+    assert torch.equal(
+        small.weight,
+        next(m for m in again[1].request.model.modules() if isinstance(m, torch.nn.Conv2d)).weight,
+    )

@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
+from torch import nn
+
 from models.data.datasets import prepare, shapes
 from models.errors import CNNLabError
 from models.network.build import build_model
@@ -37,6 +40,7 @@ class Setup:
     images: int = 1250  # shapes drawn; 1,000 train after the 20% validation split
     imbalance: float = 1.0  # most ÷ least frequent class
     val_fraction: float = 0.2
+    init: str = "PyTorch default"  # a key of INITS: how the weights start
 
 
 def quick_setup(spec: NetworkSpec | None = None) -> Setup:
@@ -136,6 +140,41 @@ def _count(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _init_he(weight: torch.Tensor, gen: torch.Generator) -> None:
+    nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=gen)
+
+
+def _init_tiny(weight: torch.Tensor, gen: torch.Generator) -> None:
+    nn.init.normal_(weight, 0.0, 1e-3, generator=gen)
+
+
+def _init_large(weight: torch.Tensor, gen: torch.Generator) -> None:
+    nn.init.normal_(weight, 0.0, 1.0, generator=gen)
+
+
+# How conv and linear weights start (biases at zero for all but the default), seeded.
+INITS: dict[str, Callable[[torch.Tensor, torch.Generator], None] | None] = {
+    "PyTorch default": None,  # kaiming_uniform_(a=√5), as `build_model` draws it
+    "He normal": _init_he,  # variance 2 / fan_in: keeps ReLU activations' size layer to layer
+    "tiny (std 0.001)": _init_tiny,  # signals and gradients shrink at every layer
+    "large (std 1)": _init_large,  # signals blow up at every layer
+}
+
+
+def initialised(setup: Setup, seed: int) -> nn.Module:
+    """The setup's network, built from `seed`, its weights then drawn by `setup.init`."""
+    model = build_model(setup.spec, seed=seed)
+    draw = INITS[setup.init]
+    if draw is not None:
+        gen = torch.Generator().manual_seed(seed)
+        for module in model.modules():
+            if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+                draw(module.weight.data, gen)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+    return model
 
 
 @dataclass(frozen=True)
@@ -275,6 +314,18 @@ VARIABLES: dict[str, Variable] = {
             "network is never pushed to be completely sure.",
         ),
         Variable(
+            "initialisation",
+            ", ".join(INITS),
+            _choice(tuple(INITS)),
+            lambda s, init: replace(s, init=init),
+            "Tiny starting weights can stay flat at chance: the gradients are too small to get "
+            "going. Very large ones start with a huge loss and may not recover in a quick run. "
+            "The default and He's rule both learn at once; which is faster depends on the net.",
+            "Each layer multiplies its input by its weights: if they are too small the signal "
+            "and the gradients shrink layer after layer, if too large they grow. He's rule "
+            "(variance 2 / inputs) keeps them the same size through ReLU layers.",
+        ),
+        Variable(
             "seed",
             "0, 1, 2",
             _count(0, 2**31 - 1),
@@ -337,8 +388,7 @@ def plan(
             prepared = prepare(data, setup.spec.input_shape, setup.val_fraction, seed)
             label = f"{variable.name} = {value}"
             name = label if seeds == 1 else f"{label}, seed {seed}"
-            request = TrainRequest(
-                name, build_model(setup.spec, seed=seed), prepared, config, setup.spec
-            )
+            model = initialised(setup, seed)
+            request = TrainRequest(name, model, prepared, config, setup.spec)
             runs.append(PlannedRun(label, value, seed, request))
     return group, runs

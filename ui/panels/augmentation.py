@@ -7,6 +7,8 @@ The with/without experiment runs as two named jobs in `ui.jobs`.
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from models.data import augment as aug
@@ -18,7 +20,7 @@ from models.training.augment_experiment import (
     mix_batch,
 )
 from models.training.executor import JobHandle
-from ui import jobs, results, state
+from ui import jobs, results, runs, state
 from ui.params import param_widgets
 from viz import augmentation as aviz
 
@@ -26,6 +28,7 @@ PAGE = "augmentation"
 STEPS = "_augmentation.steps"  # [(widget id, augmentation name, default probability)]
 PIPELINE = state.PIPELINE  # the PipelineSpec the Train page may train with
 JOBS = "augmentation/"  # the experiment's jobs in `ui.jobs` are named with this prefix
+GROUP = "_augmentation.group"  # the experiment's group in the run history
 
 
 def init() -> None:
@@ -135,14 +138,20 @@ def experiment(spec: aug.PipelineSpec) -> None:
     epochs = b.slider("Epochs", 1, 30, 12, key="augmentation.exp_epochs")
     if st.button("Train both", key="augmentation.train", type="primary"):
         try:
-            runs = experiment_requests(spec, ExperimentConfig(n_images, epochs))
+            planned = experiment_requests(spec, ExperimentConfig(n_images, epochs))
             jobs.stop(JOBS)
-            for name, request in runs.items():
+            for name, request in planned.items():
                 jobs.submit(JOBS + name, request)
+            st.session_state[GROUP] = "augmentation " + uuid.uuid4().hex[:6]
         except CNNLabError as err:  # AugmentError, DataError, SpecError, executor settings
             st.error(f"The experiment could not start: {err}")
     jobs.warm()
-    jobs.live_panel(JOBS, _draw_experiment)
+    jobs.live_panel(JOBS, _draw_experiment, _keep_run)
+
+
+def _keep_run(name: str, job: JobHandle) -> None:
+    """Each of the experiment's runs joins the session's run history, for Compare runs."""
+    runs.record(job, name.removeprefix(JOBS), st.session_state.get(GROUP, ""))
 
 
 def _draw_experiment(runs: dict[str, JobHandle]) -> None:
