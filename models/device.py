@@ -24,13 +24,15 @@ def pick_device(override: str = "auto") -> torch.device:
     return torch.device(override)
 
 
-def device_name(device: torch.device) -> str:
-    """A readable name: the GPU's model name on CUDA, else the device type and thread count."""
+def device_name(device: torch.device, threads: int | None = None) -> str:
+    """A readable name: the GPU's model name on CUDA, else the device type and thread count
+    (`threads`, or this process's own)."""
     if device.type == "cuda":
         return f"CUDA GPU: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = threads or torch.get_num_threads()
+    return f"CPU ({n} thread{'s' * (n != 1)})"
 
 
 def available_devices() -> list[str]:

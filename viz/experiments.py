@@ -197,6 +197,9 @@ def overlay_figure(
 
 def _finish_overlay(fig: go.Figure, metric: str, x: str) -> go.Figure:
     fig.update_xaxes(title_text=_X_TITLES[x], gridcolor=theme.MUTED)
+    if x == "epochs":  # whole epochs only: an axis tick at epoch 1.5 names nothing
+        last = max((max(t.x) for t in fig.data if t.x is not None and len(t.x)), default=1)
+        fig.update_xaxes(dtick=max(1, math.ceil(last / 10)))
     fig.update_yaxes(title_text=metric, gridcolor=theme.MUTED)
     if metric == "accuracy":
         fig.update_yaxes(range=[0, 1.02])

@@ -200,7 +200,7 @@ VARIABLES: dict[str, Variable] = {
             _config(lr=None),
             "The smallest rate's curves fall slowly and end high; a good rate falls fast; a rate "
             "far too large jumps about or stalls near chance.",
-            "Each step moves the weights by the rate times the gradient: too small and four "
+            "Each step moves the weights by the rate times the gradient: too small and a few "
             "epochs are not enough steps; too large and every step overshoots the valley it "
             "was aiming for.",
         ),

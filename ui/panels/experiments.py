@@ -196,9 +196,14 @@ def compare() -> None:
     metric = a.radio("Curve", CURVE_METRICS, index=1, horizontal=True, key="experiments.metric")
     split = b.radio("Split", SPLITS, horizontal=True, key="experiments.split")
     x = c.radio("Against", X_AXES, horizontal=True, key="experiments.x")
+    experiments = list(dict.fromkeys(r.group for r in picked if r.group))
     groups: dict[str, list] = {}
-    for r in picked:
-        key = f"{r.label} ({r.group})" if r.group else titles[r.id]
+    for r in picked:  # runs of one value of one experiment (its seeds) share a band
+        key = titles[r.id]
+        if r.group and r.label:
+            key = r.label
+            if len(experiments) > 1:
+                key += f" (experiment {experiments.index(r.group) + 1})"
         groups.setdefault(key, []).append(r.history)
     st.plotly_chart(overlay_figure(groups, metric, split, x), key="experiments.overlay")
     rows = {titles[r.id]: r.settings_row() for r in picked}

@@ -321,8 +321,10 @@ def data_caption(data: ImageData) -> None:
 def device_caption(config: TrainConfig) -> bool:
     """Say where the run will train; False (with the reason shown) when that device is absent."""
     try:
-        st.caption(f"Trains on **{device_name(pick_device(config.device))}**.")
-    except ValueError as err:
+        device, pool = pick_device(config.device), jobs.executor()
+        where = "the **CPU**" if device.type == "cpu" else f"**{device_name(device)}**"
+        st.caption(f"Trains on {where}, in {pool.describe()}.")
+    except (ValueError, CNNLabError) as err:  # no such device; the executor's settings
         st.error(str(err))
         return False
     return True
