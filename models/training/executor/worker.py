@@ -90,15 +90,21 @@ def main(fd: int, threads: int, memory_mb: float | None) -> None:
     jobs: queue.Queue = queue.Queue()
     current = _Current()
     threading.Thread(target=_read, args=(conn, jobs, current), daemon=True).start()
-    send(conn, ("ready", None, os.getpid()), lock)
+    try:
+        send(conn, ("ready", None, os.getpid()), lock)
+    except OSError:  # the pool went away while this worker started: nothing to do
+        return
     while (body := jobs.get()) is not None:
         request: TrainRequest = pickle.loads(body)
         del body
         job_id = request.id
         stop = current.start(job_id)
 
-        def emit(metrics, job_id: str = job_id) -> None:
-            send(conn, ("metrics", job_id, metrics), lock)
+        def emit(metrics, job_id: str = job_id, stop: threading.Event = stop) -> None:
+            try:
+                send(conn, ("metrics", job_id, metrics), lock)
+            except OSError:  # the pool is gone: end the run quietly, then this worker
+                stop.set()
 
         outcome = run_request(request, stop, emit, memory_mb)
         del request
