@@ -2,16 +2,19 @@
 
 import streamlit as st
 
+from models.training.experiments import quick_setup
 from ui import frame, jobs
 from ui.panels import experiments as panel
+
+QUICK = quick_setup().describe()
 
 frame(
     "Compare runs",
     intro=(
         "Does dropout help? Is a bigger learning rate faster? Change one thing, keep everything "
-        "else equal, and let the curves answer. Quick runs (TinyVGG at 32×32 on 1,000 shapes, "
-        "5 epochs) take seconds each, so predict first, then run. Every run you make here or "
-        "on the Train page is kept below, to compare and download."
+        f"else equal, and let the curves answer. Quick runs (TinyVGG's layers, {QUICK}) take "
+        "seconds each, so predict first, then run. Every run you make here, on Train or in the "
+        "Augmentation experiment is kept below, to compare and download."
     ),
 )
 jobs.warm()
@@ -31,11 +34,11 @@ with st.expander("Go deeper"):
         "**Noise.** Two runs that differ only in their seed still end apart: initial weights, "
         "shuffling and flips are drawn anew. Run two or three seeds per value and look at the "
         "bands: a difference smaller than a band's width is not yet evidence.\n\n"
-        "**Quick runs.** TinyVGG's layers at a 32×32 input, 1,250 shapes (1,000 to train), 5 "
-        "epochs in batches of 16 with the default one-cycle schedule and random flips. A "
-        "comparison that matters still shows within those few epochs; absolute accuracies are "
-        "lower than a full run's. Runs from different sessions share the server's workers in "
-        "turn, so one student's long queue never holds back another's single run."
+        f"**Quick runs.** TinyVGG's layers, {QUICK}, with the default one-cycle schedule and "
+        "random flips. A comparison that matters still shows within those few epochs; "
+        "absolute accuracies are lower than a full run's. Runs from different sessions share "
+        "the server's workers in turn, so one student's long queue never holds back another's "
+        "single run."
     )
     st.markdown(
         "Questions this page answers: learning rate and batch size; optimizers; dropout, "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.errors import CNNLabError
-from models.training.executor import training_request
+from models.training.executor import job_memory_mb, training_request
 from ui import frame, jobs, state
 from ui.panels import train as panel
 
@@ -37,7 +37,7 @@ if start and ready:
     spec, initial, name = picked
     try:
         with st.spinner("Preparing the data…"):
-            memory = jobs.job_memory_mb()
+            memory = job_memory_mb()
             request = training_request(spec, initial, data, config, val_share, name, memory)
         jobs.submit(panel.JOB, request)
     except CNNLabError as err:  # DataError, SpecError, TrainingError, executor settings

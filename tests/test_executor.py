@@ -372,12 +372,6 @@ def test_closing_a_session_stops_its_runs_and_frees_their_workers(local_pool):
     assert local_pool.busy() == 0
 
 
-def test_the_pool_and_its_workers_spell_the_message_tags_alike():
-    from models.training.executor import local, worker
-
-    assert (local.RUN, local.STOP, local.END) == (worker.RUN, worker.STOP, worker.END)
-
-
 def test_the_queue_shares_slots_fairly_between_sessions():
     executor = ThreadExecutor(1)
     first = executor.submit(long_run("a1"), owner="a")

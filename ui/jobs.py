@@ -25,7 +25,6 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from models.errors import CNNLabError
 from models.training.executor import Executor, JobHandle, TrainRequest, executor_from_settings
-from models.training.executor import job_memory_mb as job_memory_mb
 from models.training.jobs import ENDED, QUEUED, JobSnapshot
 
 POLL_S = 1.0  # seconds between live redraws while a job runs

@@ -54,6 +54,8 @@ RANDOM_MODULES = (
     nn.FeatureAlphaDropout,
     nn.RReLU,
 )
+# One-cycle: the first rate (× the peak), the share of the run spent warming up, the last rate.
+ONE_CYCLE_START, ONE_CYCLE_WARMUP, ONE_CYCLE_END = 0.04, 0.3, 1e-6
 DIVERGED_MARGIN = 1.1  # diverged: the loss ends above this × its first; 1.1 leaves room for noise
 
 
@@ -164,10 +166,11 @@ def lr_factor(schedule: str, step: int, total: int, steps_per_epoch: int, step_e
         return 0.1 ** (step // (steps_per_epoch * step_every))
     if schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * t))
-    if schedule == "one-cycle":  # Smith (2018): warm up for 30 %, then anneal far below start
-        if t < 0.3:
-            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * t / 0.3))
-        return 1e-6 + (1 - 1e-6) * 0.5 * (1 + math.cos(math.pi * (t - 0.3) / 0.7))
+    if schedule == "one-cycle":  # Smith (2018): warm up, then anneal far below the start
+        start, warm, end = ONE_CYCLE_START, ONE_CYCLE_WARMUP, ONE_CYCLE_END
+        if t < warm:
+            return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t / warm))
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm)))
     return 1.0
 
 

@@ -42,6 +42,16 @@ class Setup:
     val_fraction: float = 0.2
     init: str = "PyTorch default"  # a key of INITS: how the weights start
 
+    def describe(self) -> str:
+        """The setup in words, from its own values (for the page's text)."""
+        _, h, w = self.spec.input_shape
+        train = round(self.images * (1 - self.val_fraction))
+        c = self.config
+        return (
+            f"{h}×{w} images, {self.images:,} shapes (about {train:,} to train), {c.epochs} "
+            f"epochs in batches of {c.batch_size}"
+        )
+
 
 def quick_setup(spec: NetworkSpec | None = None) -> Setup:
     """The quick preset: TinyVGG (or `spec`) at 32×32, 1,000 training shapes, 5 epochs of 16.
@@ -100,8 +110,8 @@ def _with_width(setup: Setup, factor: float) -> Setup:
     return _layers(setup, change)
 
 
-def _config(**fields: Any) -> Callable[[Setup, Any], Setup]:
-    (name,) = fields
+def _config(name: str) -> Callable[[Setup, Any], Setup]:
+    """Set the TrainConfig field `name` to the value."""
 
     def apply(setup: Setup, value: Any) -> Setup:
         return replace(setup, config=replace(setup.config, **{name: value}))
@@ -197,7 +207,7 @@ VARIABLES: dict[str, Variable] = {
             "learning rate",
             "0.0001, 0.003, 0.1",
             _number,
-            _config(lr=None),
+            _config("lr"),
             "The smallest rate's curves fall slowly and end high; a good rate falls fast; a rate "
             "far too large jumps about or stalls near chance.",
             "Each step moves the weights by the rate times the gradient: too small and a few "
@@ -208,7 +218,7 @@ VARIABLES: dict[str, Variable] = {
             "batch size",
             "8, 32, 128",
             _count(2, 1024),
-            _config(batch_size=None),
+            _config("batch_size"),
             "Small batches give noisy curves but many steps per epoch; large batches give "
             "smooth curves but few steps, and may end behind after the same epochs.",
             "An epoch is a fixed number of images: the batch size decides how many weight "
@@ -218,7 +228,7 @@ VARIABLES: dict[str, Variable] = {
             "optimizer",
             "SGD + momentum, Adam",
             _choice(tuple(OPTIMIZERS)),
-            _config(optimizer=None),
+            _config("optimizer"),
             "At the same learning rate the optimizers differ most in the first epoch.",
             "Adam scales each weight's step by its own recent gradients, so one rate suits "
             "many layers; SGD uses one step size for all and usually wants a larger rate.",
@@ -237,7 +247,7 @@ VARIABLES: dict[str, Variable] = {
             "weight decay",
             "0, 0.001, 0.01",
             _number,
-            _config(weight_decay=None),
+            _config("weight_decay"),
             "A little decay changes little in four epochs; a lot holds the weights small and "
             "the training loss up.",
             "Weight decay pulls every weight towards zero at each step, trading fit for "
@@ -287,7 +297,7 @@ VARIABLES: dict[str, Variable] = {
             "loss",
             "cross-entropy, focal",
             _choice(("cross-entropy", "focal")),
-            _config(loss=None),
+            _config("loss"),
             "The focal loss's values are smaller (easy images count less), so compare the "
             "accuracy curves, not the losses.",
             "Focal loss multiplies cross-entropy by (1 − p)^γ, so images the network already "
@@ -297,7 +307,7 @@ VARIABLES: dict[str, Variable] = {
             "class weights",
             "off, on",
             _switch,
-            _config(class_weights=None),
+            _config("class_weights"),
             "On imbalanced data (this comparison draws 10× more of one class than another), "
             "class weights lift the rare classes' recall; compare the per-class recall below.",
             "Each image's loss is weighted by 1 / its class's frequency, so the rare classes "
@@ -308,7 +318,7 @@ VARIABLES: dict[str, Variable] = {
             "label smoothing",
             "0, 0.1, 0.3",
             _number,
-            _config(label_smoothing=None),
+            _config("label_smoothing"),
             "Smoothing raises the lowest loss a run can reach; accuracy may barely move.",
             "The target gives the true class a little less than 1 and spreads the rest, so the "
             "network is never pushed to be completely sure.",
@@ -329,7 +339,7 @@ VARIABLES: dict[str, Variable] = {
             "seed",
             "0, 1, 2",
             _count(0, 2**31 - 1),
-            _config(seed=None),
+            _config("seed"),
             "Everything else equal, the curves still differ: that spread is the noise any other "
             "comparison has to beat.",
             "The seed fixes the initial weights, the split, the shuffling and the flips; a "
@@ -376,6 +386,7 @@ def plan(
     seeds = 1 if variable.name == "seed" else seeds  # the seed is the value itself
     base = variable.setup(base or quick_setup())
     group, runs = uuid.uuid4().hex[:8], []
+    prepared_for: dict[tuple, object] = {}  # the same data for every value of one seed
     for value in values:
         try:
             setup = variable.apply(base, value)
@@ -384,8 +395,12 @@ def plan(
         for s in range(seeds):
             seed = setup.config.seed + s if variable.name != "seed" else value
             config = replace(setup.config, seed=seed)
-            data = shapes(setup.images, seed, 0.0, setup.imbalance)
-            prepared = prepare(data, setup.spec.input_shape, setup.val_fraction, seed)
+            key = (setup.images, seed, setup.imbalance, setup.spec.input_shape)
+            if key not in prepared_for:
+                data = shapes(setup.images, seed, 0.0, setup.imbalance)
+                shape, share = setup.spec.input_shape, setup.val_fraction
+                prepared_for[key] = prepare(data, shape, share, seed)
+            prepared = prepared_for[key]
             label = f"{variable.name} = {value}"
             name = label if seeds == 1 else f"{label}, seed {seed}"
             model = initialised(setup, seed)

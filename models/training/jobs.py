@@ -59,13 +59,18 @@ class TrainingResult:
     metrics: dict[str, Any]  # data name, validation accuracy and per-epoch figures, for JSON
 
 
+def out_of_memory(err: BaseException) -> bool:
+    """True for an allocation that failed: torch's (CPU or GPU) or Python's own."""
+    return isinstance(err, (torch.OutOfMemoryError, MemoryError)) or "allocate memory" in str(err)
+
+
 def failure_message(name: str, err: Exception) -> str:
     """The sentence a user reads for an unexpected error in run `name`; the log gets the rest.
 
     Running out of memory gets advice; anything else, a bug, an apology with a reference that
     the server log repeats beside the traceback.
     """
-    if isinstance(err, (torch.OutOfMemoryError, MemoryError)) or "allocate memory" in str(err):
+    if out_of_memory(err):
         _LOG.warning("training %r ran out of memory", name, exc_info=err)
         return OUT_OF_MEMORY
     ref = uuid.uuid4().hex[:8]

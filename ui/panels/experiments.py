@@ -17,8 +17,8 @@ from models.errors import CNNLabError
 from models.training.executor import JobHandle
 from models.training.experiments import MAX_SEEDS, VARIABLES, parse_values, plan
 from models.training.history import HistoryError, RunHistory, RunRecord
-from models.training.jobs import FAILED, QUEUED
-from ui import jobs, runs
+from models.training.jobs import FAILED, QUEUED, RUNNING
+from ui import jobs, results, runs
 from viz.experiments import (
     CURVE_METRICS,
     SPLITS,
@@ -31,6 +31,7 @@ from viz.experiments import (
     style_settings,
 )
 
+PAGE = "experiments"
 JOBS = "experiments/"  # this page's jobs in ui.jobs
 PLAN = "_experiments.plan"  # the running experiment: group, variable, {job name: label}, guess
 NO_DIFFERENCE = "no real difference"
@@ -113,7 +114,7 @@ def draw_experiment(handles: dict[str, JobHandle]) -> None:
         groups.setdefault(planned["labels"].get(name, name), []).append(snap.history)
     figure = overlay_figure(groups, "accuracy", "validation", "epochs")
     st.plotly_chart(figure, key="experiments.live")
-    if all(snap.status not in (QUEUED, "running") for snap in snaps.values()):
+    if all(snap.status not in (QUEUED, RUNNING) for snap in snaps.values()):
         conclusion(planned, snaps)
 
 
@@ -121,7 +122,7 @@ def _status(name: str, snap) -> str:
     if snap.status == QUEUED:
         return f"**{name}**: waiting" + (f" ({snap.place} in the queue)" if snap.place else "")
     m = snap.latest
-    if snap.status == "running":
+    if snap.status == RUNNING:
         return f"**{name}**: epoch {m.epoch if m else 0}"
     finals = [h.val_acc for h in snap.history if h.kind == "epoch"]
     return f"**{name}**: {snap.status}" + (f", {finals[-1]:.0%}" if finals else "")
@@ -205,7 +206,13 @@ def compare() -> None:
             if len(experiments) > 1:
                 key += f" (experiment {experiments.index(r.group) + 1})"
         groups.setdefault(key, []).append(r.history)
-    st.plotly_chart(overlay_figure(groups, metric, split, x), key="experiments.overlay")
+    overlay = results.remembered(  # the runs' curves never change: redrawn when the choice does
+        PAGE,
+        "overlay",
+        (tuple(groups), tuple(chosen), metric, split, x),
+        lambda: overlay_figure(groups, metric, split, x),
+    )
+    st.plotly_chart(overlay, key="experiments.overlay")
     rows = {titles[r.id]: r.settings_row() for r in picked}
     differing = differing_settings(rows)
     st.markdown(
@@ -223,10 +230,12 @@ def compare() -> None:
     with_recall = [r for r in picked if r.metrics.get("per_class_recall")]
     if with_recall and len({r.class_names for r in with_recall}) == 1:
         recalls = {titles[r.id]: r.metrics["per_class_recall"] for r in with_recall}
-        st.markdown("**Recall per class** (the share of each class's images found)")
-        st.plotly_chart(
-            recall_figure(recalls, with_recall[0].class_names), key="experiments.recall"
+        names = with_recall[0].class_names
+        figure = results.remembered(
+            PAGE, "recall", tuple(recalls), lambda: recall_figure(recalls, names)
         )
+        st.markdown("**Recall per class** (the share of each class's images found)")
+        st.plotly_chart(figure, key="experiments.recall")
     manage(history, picked, titles)
 
 
@@ -251,13 +260,13 @@ def manage(history: RunHistory, picked: list[RunRecord], titles: dict[str, str])
         d1, d2, d3 = st.columns(3)
         d1.download_button(
             "Settings (.json)",
-            record.settings_json(),
+            record.settings_json,  # made when pressed, not at every rerun
             f"{run_id}_settings.json",
             key="experiments.dl_settings",
         )
         d2.download_button(
             "Curves (.csv)",
-            record.curves_csv(),
+            record.curves_csv,
             f"{run_id}_curves.csv",
             key="experiments.dl_curves",
         )
@@ -285,7 +294,7 @@ def save_and_open() -> None:
     if len(history):
         a.download_button(
             f"Save all {len(history)} runs (.zip)",
-            history.to_bytes(),
+            history.to_bytes,  # zipped when pressed, not at every rerun
             "cnn_lab_runs.zip",
             key="experiments.save",
         )

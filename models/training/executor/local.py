@@ -31,6 +31,7 @@ from typing import Any
 
 from models.training.engine import TrainMetrics
 from models.training.executor.handle import JobHandle
+from models.training.executor.protocol import END, RUN, STOP
 from models.training.executor.runner import Outcome, TrainRequest, run_request
 from models.training.jobs import STOPPED
 
@@ -202,7 +203,6 @@ class ThreadExecutor(_QueueExecutor):
 # ---------------------------------------------------------------- worker processes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the `models` package
-RUN, STOP, END = b"R", b"S", b"E"  # message tags to a worker, as `worker.py` reads them
 
 
 class _Worker:

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import torch
 from torch import nn
 
 from models.data.datasets import ImageData, PreparedData, prepare
@@ -40,7 +39,7 @@ from models.training.engine import (
     train,
 )
 from models.training.evaluate import EvalResult, evaluate, misclassified
-from models.training.jobs import FAILED, FINISHED, STOPPED, failure_message
+from models.training.jobs import FAILED, FINISHED, STOPPED, failure_message, out_of_memory
 
 try:  # POSIX; elsewhere a run has no memory limit of its own
     import resource
@@ -204,10 +203,6 @@ def memory_limit(megabytes: float | None) -> Iterator[bool]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _over_budget(err: BaseException) -> bool:
-    return isinstance(err, (torch.OutOfMemoryError, MemoryError)) or "allocate memory" in str(err)
-
-
 def budget_message(megabytes: float) -> str:
     """What a user reads when their run needed more memory than a run may use here."""
     return (
@@ -241,7 +236,7 @@ def run_request(
     except CNNLabError as err:  # TrainingDiverged, TrainingError, DataError: said for users
         return Outcome(FAILED, str(err))
     except Exception as err:  # noqa: BLE001 - the run must end with a sentence, not vanish
-        if memory_mb and _over_budget(err):
+        if memory_mb and out_of_memory(err):
             _LOG.warning("training %r went over its memory budget", request.name)
             return Outcome(FAILED, budget_message(memory_mb))
         return Outcome(FAILED, failure_message(request.name, err))

@@ -22,8 +22,7 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
-RUN, STOP, END = b"R", b"S", b"E"  # the same tags are spelled in local.py, which must not
-# import this module: `python -m` would then find it imported already and warn at every start
+from models.training.executor.protocol import RUN, STOP
 
 
 def send(conn: Connection, message: tuple, lock: threading.Lock) -> None:
