@@ -43,6 +43,7 @@ def test_two_runs_are_overlaid_with_their_differing_setting_first(open_page, two
     assert "what differs between the chosen runs is highlighted and listed first: lr" in text
     finals = at.dataframe[1].value
     assert list(finals.index) == ["1. slow", "2. fast"]
+    assert finals.notna().all().all(), finals  # every score of a run that made a model
 
 
 def test_renaming_and_pinning_a_run_from_the_page(open_page, two_runs):

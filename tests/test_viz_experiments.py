@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from models.network.build import build_model
 from models.training.engine import TrainConfig, TrainMetrics
 from models.training.executor import ThreadExecutor, TrainRequest
+from models.training.history import RunRecord
 from tests.test_train import TINY, toy_data
 from viz import theme
 from viz.experiments import (
@@ -222,7 +223,7 @@ def test_recall_figure_draws_one_bar_per_run_grouped_by_class():
         recall_figure({"a": [0.5, 1.0]}, ["cat", "dog", "owl"])
 
 
-def test_final_metrics_frame_reads_a_real_runs_metrics_and_leaves_gaps_as_nan():
+def test_final_metrics_frame_reads_a_real_runs_record_and_leaves_gaps_as_nan():
     executor = ThreadExecutor(1)
     try:
         handle = executor.submit(
@@ -231,23 +232,23 @@ def test_final_metrics_frame_reads_a_real_runs_metrics_and_leaves_gaps_as_nan():
             )
         )
         assert handle.join(60)
-        result, reports = handle.result(), handle.snapshot().history
+        record, reports = RunRecord.from_handle(handle), handle.snapshot().history
     finally:
         executor.close()
-    seconds = reports[-1].elapsed_s
-    frame = final_metrics_frame({"tiny": {**result.metrics, "seconds": seconds}, "failed": {}})
+    frame = final_metrics_frame({"tiny": record.metrics, "failed": {}})
     assert list(frame.columns) == list(FINAL_COLUMNS) and list(frame.index) == ["tiny", "failed"]
     tiny = frame.loc["tiny"]
-    last = [m for m in reports if m.kind == "epoch"][-1]
-    assert tiny["validation accuracy"] == pytest.approx(result.evaluation.accuracy)
-    assert tiny["validation loss"] == pytest.approx(last.val_loss)
-    assert tiny["training accuracy"] == pytest.approx(last.train_acc)
-    assert tiny["epochs run"] == 2 and tiny["seconds"] == pytest.approx(seconds)
+    assert tiny["validation accuracy"] == pytest.approx(handle.result().evaluation.accuracy)
+    assert tiny.notna().all(), tiny  # every column filled for a run that made a model
+    assert tiny["epochs run"] == 2 and tiny["seconds"] == pytest.approx(reports[-1].elapsed_s)
+    best = {m.epoch: m for m in reports if m.kind == "epoch"}[record.metrics["epoch"]]
+    assert tiny["validation loss"] == pytest.approx(best.val_loss)
+    assert tiny["training accuracy"] == pytest.approx(best.train_acc)
     assert frame.loc["failed"].isna().all()
     assert overlay_figure({"tiny": [reports]}, split="both", x="seconds").data
 
 
 def test_final_metrics_frame_turns_json_nulls_into_nan():
-    frame = final_metrics_frame({"r": {"epochs": [{"epoch": 1, "val_loss": None}]}})
+    frame = final_metrics_frame({"r": {"val_loss": None, "epochs_run": 1}})
     assert math.isnan(frame.loc["r", "validation loss"]) and frame.loc["r", "epochs run"] == 1
     assert isinstance(final_metrics_frame({}), pd.DataFrame)

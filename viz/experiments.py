@@ -279,26 +279,23 @@ def _number(value) -> float:
     return math.nan if value is None else float(value)
 
 
+# The `RunRecord.metrics` key of each of FINAL_COLUMNS.
+_FINAL_KEYS = (
+    "validation_accuracy",
+    "val_loss",
+    "train_loss",
+    "train_acc",
+    "epochs_run",
+    "seconds",
+)
+
+
 def final_metrics_frame(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
     """Runs as rows, their final scores as `FINAL_COLUMNS`; a figure a run lacks is NaN.
 
-    Reads a run's `TrainingResult.metrics`: "validation_accuracy" and the last of "epochs".
-    That dict carries no time, so "seconds" is taken from a "seconds" key the caller adds
-    (the last report's `elapsed_s`).
+    Reads a run's `RunRecord.metrics` (models/training/history.py), in `FINAL_COLUMNS` order.
     """
-    rows = {}
-    for run, m in metrics.items():
-        epochs = m.get("epochs") or []
-        last = epochs[-1] if epochs else {}
-        accuracy = m.get("validation_accuracy", last.get("val_acc"))
-        rows[run] = [
-            _number(accuracy),
-            _number(last.get("val_loss")),
-            _number(last.get("train_loss")),
-            _number(last.get("train_acc")),
-            len(epochs) if "epochs" in m else math.nan,
-            _number(m.get("seconds")),
-        ]
+    rows = {run: [_number(m.get(key)) for key in _FINAL_KEYS] for run, m in metrics.items()}
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(FINAL_COLUMNS), dtype=float)
     frame.index.name = "run"
     return frame

@@ -221,10 +221,7 @@ def compare() -> None:
         + ")"
     )
     st.dataframe(style_settings(settings_frame(rows), differing), key="experiments.settings")
-    finals = {
-        titles[r.id]: {**r.metrics, "seconds": r.history[-1].elapsed_s if r.history else None}
-        for r in picked
-    }
+    finals = {titles[r.id]: r.metrics for r in picked}
     st.markdown("**Final scores** (validation scores are of the model each run handed over)")
     st.dataframe(final_metrics_frame(finals), key="experiments.finals")
     with_recall = [r for r in picked if r.metrics.get("per_class_recall")]
