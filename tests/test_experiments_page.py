@@ -112,3 +112,12 @@ def test_the_initialisation_variable_draws_the_chosen_weights_from_the_seed():
         small.weight,
         next(m for m in again[1].request.model.modules() if isinstance(m, torch.nn.Conv2d)).weight,
     )
+
+
+def test_a_file_that_is_not_a_saved_history_is_refused_and_the_runs_kept(open_page, two_runs):
+    at = open_page("experiments", state={HISTORY: two_runs})
+    junk = ("runs.zip", b"PK\x03\x04 not a zip at all", "application/zip")
+    at.file_uploader(key="experiments.open").set_value(junk).run()
+    assert not at.exception, at.exception
+    assert any("not a saved run history" in e.value for e in at.error), at.error
+    assert len(at.session_state[HISTORY]) == 2
