@@ -43,7 +43,18 @@ OPTIMIZERS: dict[str, Callable] = {
     "Adadelta": lambda p, lr, wd: torch.optim.Adadelta(p, lr, weight_decay=wd),
 }
 SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "one-cycle")
-LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
+# What a run learns to output: a class per image, a class per pixel, or numbers per image.
+TASKS: tuple[str, ...] = ("classify", "segment", "regress")
+CLASS_LOSSES: tuple[str, ...] = ("cross-entropy", "focal")
+REGRESSION_LOSSES: tuple[str, ...] = ("mse", "huber")
+LOSSES: tuple[str, ...] = CLASS_LOSSES + REGRESSION_LOSSES
+# How each epoch draws its images: a shuffle of all, or a draw with replacement that gives each
+# class the same expected share (a weighted sampler, for imbalanced data).
+SAMPLERS: tuple[str, ...] = ("shuffle", "balanced")
+# How pixel values reach the network: standardized per channel, scaled to [0, 1], or raw bytes.
+INPUT_SCALES: tuple[str, ...] = ("standardize", "0 to 1", "0 to 255")
+# Which weights train: all of them, or only the last linear layer (frozen features, new head).
+TRAINABLE: tuple[str, ...] = ("all", "last layer")
 # Modules that draw from the global generator in training mode (their masks or slopes).
 RANDOM_MODULES = (
     nn.Dropout,
@@ -84,6 +95,10 @@ class TrainConfig:
     loss: str = "cross-entropy"  # or "focal", which down-weights easy examples
     focal_gamma: float = 2.0  # the focal loss's γ (Lin et al., 2017); 0 is cross-entropy
     class_weights: bool = False  # weight classes by 1/frequency, for imbalanced data
+    sampler: str = "shuffle"  # one of SAMPLERS; "balanced" resamples rare classes more often
+    inputs: str = "standardize"  # one of INPUT_SCALES
+    trainable: str = "all"  # one of TRAINABLE
+    task: str = "classify"  # one of TASKS; "regress" needs an "mse" or "huber" loss
     augmentation: PipelineSpec | None = None  # built into a v2 transform for each train image
     patience: int = 0  # epochs without a better validation loss before stopping; 0: never
     restore_best: bool = True  # end with the weights of the best validation epoch
@@ -103,6 +118,19 @@ class TrainConfig:
             (0 <= self.weight_decay <= 1, "weight decay must be between 0 and 1"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+            (self.task in TASKS, f"task must be one of {', '.join(TASKS)}"),
+            (
+                (self.task == "regress") == (self.loss in REGRESSION_LOSSES),
+                f"a regression needs an {' or '.join(REGRESSION_LOSSES)} loss, and classes need "
+                f"{' or '.join(CLASS_LOSSES)}",
+            ),
+            (self.sampler in SAMPLERS, f"sampler must be one of {', '.join(SAMPLERS)}"),
+            (
+                self.sampler == "shuffle" or self.task == "classify",
+                "the balanced sampler draws by class: it needs a classification task",
+            ),
+            (self.inputs in INPUT_SCALES, f"inputs must be one of {', '.join(INPUT_SCALES)}"),
+            (self.trainable in TRAINABLE, f"trainable must be one of {', '.join(TRAINABLE)}"),
             (0 <= self.focal_gamma <= 10, "focal γ must be between 0 and 10"),
             (self.patience >= 0 and self.clip_grad >= 0, "patience and clipping must be ≥ 0"),
             (self.log_every >= 1, "log_every must be at least 1"),
@@ -197,7 +225,18 @@ def lr_curve(config: TrainConfig, n_train: int) -> list[float]:
 def compute_loss(
     logits: torch.Tensor, y: torch.Tensor, config: TrainConfig, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Cross-entropy, or focal loss: cross-entropy scaled by (1 − p_true)^γ."""
+    """Cross-entropy, or focal loss: cross-entropy scaled by (1 − p_true)^γ; for a regression,
+    the mean squared error or the Huber loss (δ = 1) against float targets.
+
+    Classes work per image (logits (N, K), targets (N,)) and per pixel (logits (N, K, H, W),
+    targets (N, H, W)). A regression's outputs (N, k) meet targets (N,) or (N, k).
+    """
+    if config.task == "regress":
+        out, target = logits.float(), y.float()
+        out = out.reshape(target.shape) if out.numel() == target.numel() else out
+        if config.loss == "huber":
+            return F.huber_loss(out, target, delta=1.0)
+        return F.mse_loss(out, target)
     ce = F.cross_entropy(
         logits, y, weight=weight, label_smoothing=config.label_smoothing, reduction="none"
     )
@@ -205,6 +244,30 @@ def compute_loss(
         p_true = torch.exp(-F.cross_entropy(logits.float(), y, reduction="none"))
         ce = (1 - p_true).pow(config.focal_gamma) * ce
     return ce.mean()
+
+
+def count_correct(logits: torch.Tensor, y: torch.Tensor, task: str) -> float:
+    """Right answers counted in images: a pixel task counts each image's share of right pixels;
+    a regression has no right answers (NaN)."""
+    if task == "regress":
+        return math.nan
+    hits = logits.argmax(1) == y
+    if task == "segment":
+        return hits.float().flatten(1).mean(1).sum().item()
+    return hits.sum().item()
+
+
+def input_stats(
+    inputs: str, mean: tuple[float, ...], std: tuple[float, ...]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) that turn pixels/255 into what the network sees, for a config's `inputs`:
+    the data's own statistics, (0, 1) for values in [0, 1], or (0, 1/255) for raw bytes. A
+    trained model's bundle carries these, so every page feeds it as it was trained."""
+    if inputs == "0 to 1":
+        return (0.0,) * len(mean), (1.0,) * len(std)
+    if inputs == "0 to 255":
+        return (0.0,) * len(mean), (1 / 255,) * len(std)
+    return tuple(mean), tuple(std)
 
 
 @dataclass
@@ -219,8 +282,9 @@ class _Batches:
 
     def __post_init__(self) -> None:
         self.gen = torch.Generator().manual_seed(self.config.seed)
-        self.mean = torch.tensor(self.data.mean, device=self.device).view(1, -1, 1, 1)
-        self.std = torch.tensor(self.data.std, device=self.device).view(1, -1, 1, 1)
+        mean, std = input_stats(self.config.inputs, self.data.mean, self.data.std)
+        self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
         # On a GPU the uint8 images move there once (4× smaller than floats), and each batch is
         # cut out on the device; on the CPU they stay where they are.
         d, gpu = self.data, self.device.type == "cuda"
@@ -231,12 +295,23 @@ class _Batches:
         self.augment = build_pipeline(spec, size) if spec is not None else None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, C, H, W) images or (N, C, L) signals, scaled as the config's `inputs` says."""
         x = x.to(self.device).float().div_(255)
-        return (x - self.mean) / self.std
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        return (x - self.mean.view(view)) / self.std.view(view)
+
+    def order(self) -> torch.Tensor:
+        """This epoch's image indices, drawn on the CPU (the same on any device)."""
+        y = self.data.train_y
+        if self.config.sampler == "balanced":  # each class the same expected share
+            counts = torch.bincount(y).float()
+            weights = (1.0 / counts.clamp_min(1))[y]
+            return torch.multinomial(weights, len(y), replacement=True, generator=self.gen)
+        return torch.randperm(len(y), generator=self.gen)
 
     def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.train_x, self.train_y
-        order = torch.randperm(len(y), generator=self.gen)  # drawn on the CPU: same on any device
+        order = self.order()
         aug, size = self.augment, self.config.batch_size
         for idx in order[: steps_per_epoch(len(y), size) * size].split(size):
             idx = idx.to(x.device)
@@ -248,7 +323,7 @@ class _Batches:
 
 
 def _class_weights(y: torch.Tensor, k: int, device: torch.device) -> torch.Tensor:
-    counts = torch.bincount(y, minlength=k).float().clamp_min(1)
+    counts = torch.bincount(y.flatten(), minlength=k).float().clamp_min(1)
     return (counts.sum() / (k * counts)).to(device)
 
 
@@ -264,9 +339,23 @@ def validate(
     for xb, yb in zip(x.split(256), y.split(256), strict=True):
         logits = model(batches.normalize(xb)).float()
         total_loss += compute_loss(logits, yb, config, weight).item() * len(yb)
-        correct += (logits.argmax(1) == yb).sum().item()
+        correct += count_correct(logits, yb, config.task)
     model.train(was_training)
     return total_loss / len(y), correct / len(y)
+
+
+def trainable_parameters(model: nn.Module, trainable: str) -> list[nn.Parameter]:
+    """The parameters a run may change; with "last layer" every other one is frozen
+    (`requires_grad` off), so only the last linear layer (a new head) learns."""
+    if trainable == "all":
+        return [p.requires_grad_(True) for p in model.parameters()]
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not heads:
+        raise TrainingError("training the last layer alone needs a network with a linear layer")
+    head = set(map(id, heads[-1].parameters()))
+    for p in model.parameters():
+        p.requires_grad_(id(p) in head)
+    return list(heads[-1].parameters())
 
 
 def _grad_norm(model: nn.Module) -> float:
@@ -292,7 +381,8 @@ class _Loop:
         self.batches = _Batches(data, self.device, config, self.stream)
         k = len(data.class_names)
         self.weight = _class_weights(data.train_y, k, self.device) if config.class_weights else None
-        self.opt = OPTIMIZERS[config.optimizer](model.parameters(), config.lr, config.weight_decay)
+        params = trainable_parameters(model, config.trainable)
+        self.opt = OPTIMIZERS[config.optimizer](params, config.lr, config.weight_decay)
         self.per_epoch = steps_per_epoch(len(data.train_y), config.batch_size)
         if self.per_epoch == 0:
             raise TrainingError("one training image is too few to train on: add images")
@@ -336,7 +426,7 @@ class _Loop:
         self._backward(loss)
         self.sched.step()
         self.step += 1
-        n, correct = len(yb), (logits.argmax(1) == yb).sum().item()
+        n, correct = len(yb), count_correct(logits, yb, self.config.task)
         self.examples += n
         for sums in (self.window, self.epoch_sums):
             sums[0] += value * n

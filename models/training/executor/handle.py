@@ -110,6 +110,12 @@ class JobHandle:
                 )
             return self._result
 
+    def outcome(self) -> Outcome | None:
+        """How the run ended and what it made (None while it runs). For a task other than
+        classification `result()` is None, and the trained model is `outcome().model`."""
+        with self._lock:
+            return self._outcome
+
     # ---------------------------------------------------------------- fed by the backend
 
     def _running(self) -> None:

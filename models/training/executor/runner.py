@@ -35,6 +35,7 @@ from models.training.engine import (
     TrainingError,
     TrainMetrics,
     copy_model,
+    input_stats,
     steps_per_epoch,
     train,
 )
@@ -93,14 +94,15 @@ class TrainRequest:
     def info(self) -> JobInfo:
         d = self.data
         shape = self.spec.input_shape if self.spec else tuple(d.train_x.shape[1:])
+        mean, std = input_stats(self.config.inputs, d.mean, d.std)
         return JobInfo(
             self.id,
             self.name,
             self.config,
             self.spec,
             d.class_names,
-            d.mean,
-            d.std,
+            mean,
+            std,
             tuple(shape),
             len(d.train_y),
             len(d.val_y),
@@ -250,14 +252,17 @@ def _finish(request: TrainRequest, status: str, history: list[TrainMetrics]) -> 
         return Outcome(status)
     d = request.data
     model = request.model.cpu().eval()
-    scores = evaluate(model, d.val_x, d.val_y, d.mean, d.std, len(d.class_names))
-    wrong = misclassified(d.val_x, d.val_y, scores.predictions, d.class_names)
     metrics = {
         "data": d.name,
-        "validation_accuracy": scores.accuracy,
         "config": json.loads(request.config.to_json()),
         "epochs": [{k: _plain(getattr(m, k)) for k in EPOCH_FIELDS} for m in epochs],
     }
+    if request.config.task != "classify":  # the page measures maps and numbers itself
+        return Outcome(status, None, model, None, [], metrics)
+    mean, std = input_stats(request.config.inputs, d.mean, d.std)
+    scores = evaluate(model, d.val_x, d.val_y, mean, std, len(d.class_names))
+    wrong = misclassified(d.val_x, d.val_y, scores.predictions, d.class_names)
+    metrics["validation_accuracy"] = scores.accuracy
     return Outcome(status, None, model, scores, wrong, metrics)
 
 
