@@ -41,6 +41,7 @@ class Setup:
     imbalance: float = 1.0  # most ÷ least frequent class
     val_fraction: float = 0.2
     init: str = "PyTorch default"  # a key of INITS: how the weights start
+    data_seed: int | None = None  # draws the images and the split; None: the run's seed
 
     def describe(self) -> str:
         """The setup in words, from its own values (for the page's text)."""
@@ -383,27 +384,53 @@ def plan(
     """
     if not 1 <= seeds <= MAX_SEEDS:
         raise ExperimentError(f"1 to {MAX_SEEDS} seeds per value")
-    seeds = 1 if variable.name == "seed" else seeds  # the seed is the value itself
     base = variable.setup(base or quick_setup())
-    group, runs = uuid.uuid4().hex[:8], []
-    prepared_for: dict[tuple, object] = {}  # the same data for every value of one seed
+    arms = []
     for value in values:
         try:
             setup = variable.apply(base, value)
         except (ValueError, TypeError) as err:
             raise ExperimentError(f"{variable.name} = {value}: {err}") from None
-        for s in range(seeds):
-            seed = setup.config.seed + s if variable.name != "seed" else value
+        arms.append(Arm(f"{variable.name} = {value}", setup, value))
+    if variable.name == "seed":  # the seed is the value itself: one run per value
+        return plan_arms(arms, 1, seed_from_setup=True)
+    return plan_arms(arms, seeds)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a prepared comparison: its label and the setup its runs train."""
+
+    label: str
+    setup: Setup
+    value: Any = None
+
+
+def plan_arms(
+    arms: Sequence[Arm], seeds: int = 1, seed_from_setup: bool = False
+) -> tuple[str, list[PlannedRun]]:
+    """(group id, one run per arm and seed): the runs of a prepared comparison, ready to submit.
+
+    Seed s of every arm trains on the same images and split (drawn once per data seed), so arms
+    differ only in what their setups change. `seed_from_setup` uses each setup's own seed once.
+    """
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ExperimentError(f"1 to {MAX_SEEDS} seeds per arm")
+    group, runs = uuid.uuid4().hex[:8], []
+    prepared_for: dict[tuple, object] = {}  # the same data for every arm of one seed
+    for arm in arms:
+        setup = arm.setup
+        for s in range(1 if seed_from_setup else seeds):
+            seed = setup.config.seed + s
             config = replace(setup.config, seed=seed)
-            key = (setup.images, seed, setup.imbalance, setup.spec.input_shape)
+            data_seed = seed if setup.data_seed is None else setup.data_seed
+            key = (setup.images, data_seed, setup.imbalance, setup.spec.input_shape)
             if key not in prepared_for:
-                data = shapes(setup.images, seed, 0.0, setup.imbalance)
+                data = shapes(setup.images, data_seed, 0.0, setup.imbalance)
                 shape, share = setup.spec.input_shape, setup.val_fraction
-                prepared_for[key] = prepare(data, shape, share, seed)
-            prepared = prepared_for[key]
-            label = f"{variable.name} = {value}"
-            name = label if seeds == 1 else f"{label}, seed {seed}"
+                prepared_for[key] = prepare(data, shape, share, data_seed)
+            name = arm.label if seeds == 1 or seed_from_setup else f"{arm.label}, seed {seed}"
             model = initialised(setup, seed)
-            request = TrainRequest(name, model, prepared, config, setup.spec)
-            runs.append(PlannedRun(label, value, seed, request))
+            request = TrainRequest(name, model, prepared_for[key], config, setup.spec)
+            runs.append(PlannedRun(arm.label, arm.value, seed, request))
     return group, runs
