@@ -20,6 +20,7 @@ from models.training.engine import (
     compute_loss,
     count_correct,
     input_stats,
+    mask_iou,
     train,
 )
 from models.training.executor.runner import TrainRequest, run_request
@@ -77,13 +78,13 @@ def test_training_the_last_layer_alone_leaves_every_other_weight_unchanged():
     assert all(p.requires_grad for p in model.parameters())
 
 
-def test_a_pixel_task_takes_per_pixel_cross_entropy_and_counts_right_pixels():
+def test_a_pixel_task_takes_per_pixel_cross_entropy_and_scores_iou():
     logits = torch.randn(3, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     y = torch.randint(0, 2, (3, 4, 4), generator=torch.Generator().manual_seed(1))
     config = TrainConfig(task="segment")
     torch.testing.assert_close(compute_loss(logits, y, config), F.cross_entropy(logits, y))
-    share = (logits.argmax(1) == y).float().mean().item()
-    assert count_correct(logits, y, "segment") == pytest.approx(share * 3)
+    iou = mask_iou(logits.argmax(1), y).sum().item()
+    assert count_correct(logits, y, "segment") == pytest.approx(iou)
 
 
 def test_a_regression_takes_mse_or_huber_and_has_no_accuracy():
@@ -120,3 +121,28 @@ def test_a_regression_run_learns_and_hands_back_its_model_without_class_scores()
     assert outcome.status == "finished" and outcome.evaluation is None
     losses = [e["val_loss"] for e in outcome.metrics["epochs"]]
     assert losses[-1] < losses[0] / 2
+
+
+def test_mask_iou_averages_the_foreground_classes_present():
+    y = torch.zeros(2, 4, 4, dtype=torch.long)
+    y[0, :2, :2] = 1  # 4 pixels of class 1
+    pred = torch.zeros(2, 4, 4, dtype=torch.long)
+    pred[0, :2, :1] = 1  # 2 of them found, nothing else
+    pred[0, 3, 3] = 2  # a class-2 pixel that is not there: IoU 0 for class 2
+    iou = mask_iou(pred, y)
+    assert iou[0].item() == pytest.approx((2 / 4 + 0) / 2)
+    assert iou[1].item() == 1.0  # nothing to find and nothing found
+
+
+def test_a_pixel_run_reports_iou_and_a_preview_of_its_masks():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 60, (48, 1, 8, 8), generator=gen, dtype=torch.uint8)
+    x[:, :, 2:6, 2:6] += 150  # a bright square: the foreground
+    y = (x[:, 0] > 100).long()
+    mean, std = channel_stats(x)
+    data = PreparedData(x[:32], y[:32], x[32:], y[32:], ("background", "square"), mean, std, "sq")
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    config = TrainConfig(epochs=6, batch_size=8, task="segment", lr=0.03)
+    reports = [m for m in train(model, data, config) if m.kind == "epoch"]
+    assert reports[-1].val_acc > 0.9  # IoU of the square
+    assert reports[-1].preview.shape == (6, 8, 8) and reports[-1].preview.dtype == torch.uint8

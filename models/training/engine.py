@@ -185,6 +185,9 @@ class TrainMetrics:
     val_acc: float = math.nan
     note: str = ""
     diverged: bool = False  # "done" only: the loss ended above where it started
+    # "epoch" only, for pixel and number tasks: the model's answers on the first validation
+    # examples (uint8 masks (n, H, W), or float predictions (n, k)), to watch them improve.
+    preview: torch.Tensor | None = None
 
 
 def lr_factor(schedule: str, step: int, total: int, steps_per_epoch: int, step_every: int) -> float:
@@ -246,15 +249,52 @@ def compute_loss(
     return ce.mean()
 
 
+def mask_iou(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each image's intersection over union of its foreground classes (class 0 is background),
+    averaged over the classes present in the prediction or the truth; 1 when neither has any.
+
+    pred, y: (N, H, W) class indices. Returns (N,) floats.
+    """
+    n, k = len(y), int(max(pred.max().item(), y.max().item())) + 1
+    scores = torch.zeros(n, device=y.device)
+    present = torch.zeros(n, device=y.device)
+    for c in range(1, k):
+        p, t = (pred == c).flatten(1), (y == c).flatten(1)
+        union = (p | t).sum(1).float()
+        inter = (p & t).sum(1).float()
+        has = union > 0
+        scores += torch.where(has, inter / union.clamp_min(1), 0.0)
+        present += has.float()
+    return torch.where(present > 0, scores / present.clamp_min(1), 1.0)
+
+
 def count_correct(logits: torch.Tensor, y: torch.Tensor, task: str) -> float:
-    """Right answers counted in images: a pixel task counts each image's share of right pixels;
-    a regression has no right answers (NaN)."""
+    """Right answers counted in images. For a pixel task, "accuracy" is each image's
+    intersection over union (`mask_iou`), summed; a regression has no right answers (NaN)."""
     if task == "regress":
         return math.nan
-    hits = logits.argmax(1) == y
+    pred = logits.argmax(1)
     if task == "segment":
-        return hits.float().flatten(1).mean(1).sum().item()
-    return hits.sum().item()
+        return mask_iou(pred, y).sum().item()
+    return (pred == y).sum().item()
+
+
+PREVIEW_MASKS = 6  # validation images whose predicted masks each epoch report carries
+
+
+@torch.no_grad()
+def preview(model: nn.Module, batches: _Batches, task: str) -> torch.Tensor | None:
+    """The model's answers on the first validation examples, for the live view (eval mode)."""
+    if task == "classify":
+        return None
+    was_training = model.training
+    model.eval()
+    x = batches.val_x[:PREVIEW_MASKS] if task == "segment" else batches.val_x[:256]
+    out = model(batches.normalize(x)).float()
+    model.train(was_training)
+    if task == "segment":
+        return out.argmax(1).to(torch.uint8).cpu()
+    return out.reshape(len(x), -1).cpu()
 
 
 def input_stats(
@@ -481,7 +521,10 @@ class _Loop:
             state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             self.best = (val_loss, state, epoch)
         self.window = [0.0, 0, 0]
-        return self.report("epoch", epoch, self.epoch_sums, val_loss=val_loss, val_acc=val_acc)
+        shown = preview(self.model, self.batches, self.config.task)
+        return self.report(
+            "epoch", epoch, self.epoch_sums, val_loss=val_loss, val_acc=val_acc, preview=shown
+        )
 
     def should_stop_early(self, epoch: int) -> bool:
         return self.config.patience > 0 and epoch - self.best[2] >= self.config.patience

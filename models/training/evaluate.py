@@ -35,8 +35,9 @@ def evaluate(
     from sklearn.metrics import precision_recall_fscore_support
 
     device = next(model.parameters()).device
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    view = (1, -1) + (1,) * (x.dim() - 2)  # (N, C, H, W) images or (N, C, L) signals
+    m = torch.tensor(mean, device=device).view(view)
+    s = torch.tensor(std, device=device).view(view)
     was_training = model.training
     model.eval()
     preds = torch.cat(

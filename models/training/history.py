@@ -308,6 +308,8 @@ def _metrics_json(m: TrainMetrics) -> dict[str, Any]:
     """NaN as null; ±inf (a loss can blow up) as the texts "inf" and "-inf"."""
     out = {}
     for key, value in dataclasses.asdict(m).items():
+        if key == "preview":  # the live view's masks or predictions: not kept in a saved file
+            continue
         if isinstance(value, float) and not math.isfinite(value):
             value = None if math.isnan(value) else ("inf" if value > 0 else "-inf")
         out[key] = value
