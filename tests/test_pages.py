@@ -33,3 +33,10 @@ def test_every_page_opens_from_the_home_page_without_an_exception(open_page, nam
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert len(at.title) == 1 and at.title[0].value.strip(), "every page shows one title"
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_every_page_is_described_in_the_readme(name):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- pages:start -->")[1].split("<!-- pages:end -->")[0]
+    assert f"(`pages/{name}.py`)" in table, f"README's page table needs a row for {name}"
