@@ -146,3 +146,16 @@ def test_a_pixel_run_reports_iou_and_a_preview_of_its_masks():
     reports = [m for m in train(model, data, config) if m.kind == "epoch"]
     assert reports[-1].val_acc > 0.9  # IoU of the square
     assert reports[-1].preview.shape == (6, 8, 8) and reports[-1].preview.dtype == torch.uint8
+
+
+def test_a_signal_classifier_is_evaluated_and_its_mistakes_kept_as_signals():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (40, 1, 16), generator=gen, dtype=torch.uint8)
+    y = torch.arange(40) % 2
+    mean, std = channel_stats(x[:, :, None])  # per channel, as for images
+    data = PreparedData(x[:32], y[:32], x[32:], y[32:], ("a", "b"), mean, std, "noise")
+    model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+    config = TrainConfig(epochs=1, batch_size=8)
+    outcome = run_request(TrainRequest("1-D", model, data, config), threading.Event(), print)
+    assert outcome.status == "finished" and outcome.evaluation is not None
+    assert all(signal.shape == (1, 16) for signal, _ in outcome.misclassified)

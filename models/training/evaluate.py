@@ -78,11 +78,12 @@ def misclassified(
     class_names: tuple[str, ...],
     limit: int = 24,
 ) -> list[tuple[object, str]]:
-    """Up to `limit` wrongly predicted images as (H, W, C) uint8 arrays with "true → predicted"."""
+    """Up to `limit` wrongly predicted examples with "true → predicted": images as (H, W, C)
+    uint8 arrays (gray as (H, W)), 1-D signals (C, L) as they are."""
     wrong = torch.nonzero(preds != y).flatten()[:limit]
     return [
         (
-            x[i].permute(1, 2, 0).squeeze(-1).numpy(),
+            x[i].permute(1, 2, 0).squeeze(-1).numpy() if x[i].dim() == 3 else x[i].numpy(),
             f"{class_names[y[i]]} → {class_names[preds[i]]}",
         )
         for i in wrong.tolist()
