@@ -113,7 +113,7 @@ def test_a_regression_run_learns_and_hands_back_its_model_without_class_scores()
     vy = vx.float().mean(dim=(1, 2, 3)) / 255
     mean, std = channel_stats(x)
     data = PreparedData(x, y, vx, vy, ("brightness",), mean, std, "brightness")
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 1))
+    model = seeded(lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 1)))
     config = TrainConfig(epochs=10, batch_size=8, task="regress", loss="mse", lr=0.05)
     outcome = run_request(
         TrainRequest("bright", model, data, config), threading.Event(), lambda m: None
@@ -121,6 +121,13 @@ def test_a_regression_run_learns_and_hands_back_its_model_without_class_scores()
     assert outcome.status == "finished" and outcome.evaluation is None
     losses = [e["val_loss"] for e in outcome.metrics["epochs"]]
     assert losses[-1] < losses[0] / 2
+
+
+def seeded(make):
+    """A module built from a fixed seed, without touching the global generator's state."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return make()
 
 
 def test_mask_iou_averages_the_foreground_classes_present():
@@ -141,7 +148,9 @@ def test_a_pixel_run_reports_iou_and_a_preview_of_its_masks():
     y = (x[:, 0] > 100).long()
     mean, std = channel_stats(x)
     data = PreparedData(x[:32], y[:32], x[32:], y[32:], ("background", "square"), mean, std, "sq")
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    model = seeded(
+        lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    )
     config = TrainConfig(epochs=6, batch_size=8, task="segment", lr=0.03)
     reports = [m for m in train(model, data, config) if m.kind == "epoch"]
     assert reports[-1].val_acc > 0.9  # IoU of the square
@@ -150,12 +159,13 @@ def test_a_pixel_run_reports_iou_and_a_preview_of_its_masks():
 
 def test_a_signal_classifier_is_evaluated_and_its_mistakes_kept_as_signals():
     gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (40, 1, 16), generator=gen, dtype=torch.uint8)
+    x = torch.randint(0, 100, (40, 1, 16), generator=gen, dtype=torch.uint8)
     y = torch.arange(40) % 2
+    x[y == 1, :, 8:] += 150  # class b is loud in its second half
     mean, std = channel_stats(x[:, :, None])  # per channel, as for images
     data = PreparedData(x[:32], y[:32], x[32:], y[32:], ("a", "b"), mean, std, "noise")
-    model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.AdaptiveAvgPool1d(1), nn.Flatten())
-    config = TrainConfig(epochs=1, batch_size=8)
+    model = seeded(lambda: nn.Sequential(nn.Conv1d(1, 2, 3), nn.AdaptiveAvgPool1d(1), nn.Flatten()))
+    config = TrainConfig(epochs=3, batch_size=8)
     outcome = run_request(TrainRequest("1-D", model, data, config), threading.Event(), print)
     assert outcome.status == "finished" and outcome.evaluation is not None
     assert all(signal.shape == (1, 16) for signal, _ in outcome.misclassified)
