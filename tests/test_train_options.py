@@ -114,7 +114,9 @@ def test_a_regression_run_learns_and_hands_back_its_model_without_class_scores()
     mean, std = channel_stats(x)
     data = PreparedData(x, y, vx, vy, ("brightness",), mean, std, "brightness")
     model = seeded(lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 1)))
-    config = TrainConfig(epochs=10, batch_size=8, task="regress", loss="mse", lr=0.05)
+    config = TrainConfig(
+        epochs=10, batch_size=8, task="regress", loss="mse", lr=0.05, schedule="constant"
+    )
     outcome = run_request(
         TrainRequest("bright", model, data, config), threading.Event(), lambda m: None
     )
