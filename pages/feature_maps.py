@@ -6,7 +6,6 @@ from models.inspect import activations as act
 from ui import frame, state
 from ui.model_picker import pick_model
 from ui.panels import feature_maps as panels
-from viz import feature_maps as fviz
 
 frame(
     "Feature maps",
@@ -51,7 +50,7 @@ with controls:
     ordered = st.toggle("Order channels by mean activation", key="feature_maps.ordered")
 order = act.channel_order(layer.maps) if ordered else None
 ranges = act.color_ranges(fm, name, scale)
-st.plotly_chart(fviz.channel_grid_figure(layer.maps, ranges, order), key="feature_maps.grid")
+panels.grid(bundle, name, layer.maps, ranges, order)
 st.download_button(
     "Download all maps (.npz)", act.maps_npz(fm), "feature_maps.npz", key="feature_maps.download"
 )

@@ -203,3 +203,14 @@ def test_two_stacked_convolutions_without_an_activation_are_one_convolution():
     composed = F.conv_transpose2d(b, a)  # (1, 1, 5, 5): the 5×5 kernel of the pair
     torch.testing.assert_close(two, F.conv2d(x, composed), rtol=1e-4, atol=1e-4)
     assert not torch.allclose(F.conv2d(F.relu(F.conv2d(x, a)), b), two)
+
+
+def test_a_selected_layer_opens_on_the_neuron_view(open_page):
+    from ui.panels.build import SELECTED
+
+    at = open_page("build", state={SELECTED: 2})  # conv2 of TinyVGG
+    at.button(key="build.neuron").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Neuron view"
+    assert at.selectbox(key="neuron.layer").value == "conv2"
+    assert at.session_state["neuron.channel"] == 0

@@ -171,3 +171,11 @@ def test_a_signal_classifier_is_evaluated_and_its_mistakes_kept_as_signals():
     outcome = run_request(TrainRequest("1-D", model, data, config), threading.Event(), print)
     assert outcome.status == "finished" and outcome.evaluation is not None
     assert all(signal.shape == (1, 16) for signal, _ in outcome.misclassified)
+
+
+def test_class_weighted_loss_is_pytorchs_weighted_mean():
+    gen = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(6, 3, generator=gen), torch.tensor([0, 0, 0, 0, 1, 2])
+    weight = torch.tensor([0.5, 2.0, 2.0])
+    got = compute_loss(logits, y, TrainConfig(), weight)
+    torch.testing.assert_close(got, F.cross_entropy(logits, y, weight=weight))

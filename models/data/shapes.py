@@ -28,8 +28,8 @@ SHAPE_CLASSES: tuple[str, ...] = (
     "pentagon",
 )
 
-_SUPERSAMPLE = 4  # draw at this multiple of the final size, then shrink: smooth edges
-_MIN_COLOUR_DISTANCE = 150.0  # RGB distance (0..441) kept between shape and background
+SUPERSAMPLE = 4  # draw at this multiple of the final size, then shrink: smooth edges
+MIN_COLOUR_DISTANCE = 150.0  # RGB distance (0..441) kept between shape and background
 _RING_HOLE = 0.58  # inner radius of the ring, relative to its outer radius
 _CRESCENT_BITE = (0.82, 0.5)  # radius and offset of the circle cut out of the crescent
 
@@ -58,7 +58,7 @@ class ShapeStyle:
             )
 
 
-def _unit(points: list[tuple[float, float]]) -> np.ndarray:
+def unit_polygon(points: list[tuple[float, float]]) -> np.ndarray:
     """Points as an (N, 2) array, centred on their bounding box, farthest point at radius 1."""
     pts = np.asarray(points, dtype=np.float64)
     pts -= (pts.min(axis=0) + pts.max(axis=0)) / 2
@@ -82,18 +82,18 @@ def _cross(half_width: float = 0.3) -> np.ndarray:
     for k in range(4):  # the same corner turned by 90° four times
         c, s = round(math.cos(k * math.pi / 2)), round(math.sin(k * math.pi / 2))
         pts += [(c * x - s * y, s * x + c * y) for x, y in quarter]
-    return _unit(pts)
+    return unit_polygon(pts)
 
 
 def _heart(n: int = 48) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     x = 16 * np.sin(t) ** 3
     y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
-    return _unit(list(zip(x, y, strict=True)))
+    return unit_polygon(list(zip(x, y, strict=True)))
 
 
 def _arrow() -> np.ndarray:
-    return _unit(
+    return unit_polygon(
         [(-1, -0.2), (0.15, -0.2), (0.15, -0.6), (1, 0), (0.15, 0.6), (0.15, 0.2), (-1, 0.2)]
     )
 
@@ -113,13 +113,13 @@ def _disc(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, fill: int) 
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
 
 
-def _mask(kind: str, side: int, centre: np.ndarray, radius: float, angle: float) -> np.ndarray:
+def shape_mask(kind: str, side: int, centre: np.ndarray, radius: float, angle: float) -> np.ndarray:
     """The shape's coverage in [0, 1], (side, side) float32, drawn large then shrunk."""
-    big = side * _SUPERSAMPLE
+    big = side * SUPERSAMPLE
     canvas = Image.new("L", (big, big), 0)
     draw = ImageDraw.Draw(canvas)
-    cx, cy = centre * _SUPERSAMPLE
-    r = radius * _SUPERSAMPLE
+    cx, cy = centre * SUPERSAMPLE
+    r = radius * SUPERSAMPLE
     if kind in ("circle", "ring", "crescent"):
         _disc(draw, cx, cy, r, 255)
         if kind == "ring":
@@ -137,16 +137,16 @@ def _mask(kind: str, side: int, centre: np.ndarray, radius: float, angle: float)
         c, s = math.cos(angle), math.sin(angle)
         pts = _POLYGONS[kind] @ np.array([[c, s], [-s, c]]) * r + (cx, cy)
         draw.polygon([tuple(p) for p in pts], fill=255)
-    small = canvas.reduce(_SUPERSAMPLE)  # box average: the share of each pixel covered
+    small = canvas.reduce(SUPERSAMPLE)  # box average: the share of each pixel covered
     return np.asarray(small, dtype=np.float32) / 255.0
 
 
-def _colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A background colour and a shape colour at least _MIN_COLOUR_DISTANCE apart."""
+def random_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A background colour and a shape colour at least MIN_COLOUR_DISTANCE apart."""
     background = rng.integers(0, 256, 3).astype(np.float32)
     for _ in range(64):
         shape = rng.integers(0, 256, 3).astype(np.float32)
-        if np.linalg.norm(shape - background) >= _MIN_COLOUR_DISTANCE:
+        if np.linalg.norm(shape - background) >= MIN_COLOUR_DISTANCE:
             return background, shape
     # Rarely reached: black or white, whichever lies farther from the background.
     black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
@@ -159,13 +159,13 @@ def draw_shape(kind: str, rng: np.random.Generator, style: ShapeStyle = ShapeSty
     if kind not in SHAPE_CLASSES:
         raise ValueError(f"unknown shape {kind!r}; choose one of {', '.join(SHAPE_CLASSES)}")
     side = style.size
-    background, colour = _colours(rng)
+    background, colour = random_colours(rng)
     radius = min(rng.uniform(style.min_scale, style.max_scale) * side / 2, side / 2 - 1)
     margin = radius + 1  # one clear pixel: anti-aliasing must not tint the border
     room = (side / 2 - margin) * style.spread  # the whole shape stays inside
     centre = side / 2 + rng.uniform(-room, room, size=2)
     angle = rng.uniform(0, 2 * math.pi)
-    alpha = _mask(kind, side, centre, radius, angle)[..., None]  # (H, W, 1)
+    alpha = shape_mask(kind, side, centre, radius, angle)[..., None]  # (H, W, 1)
     back = np.broadcast_to(background, (side, side, 3))
     if style.noise > 0:
         back = back + rng.normal(0.0, style.noise * 255.0, size=(side, side, 3))
@@ -173,7 +173,7 @@ def draw_shape(kind: str, rng: np.random.Generator, style: ShapeStyle = ShapeSty
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _class_counts(n: int, n_classes: int, imbalance: float) -> np.ndarray:
+def class_draw_counts(n: int, n_classes: int, imbalance: float) -> np.ndarray:
     """Counts decaying geometrically from the first class to the last, summing to n."""
     weights = imbalance ** (-np.arange(n_classes) / max(n_classes - 1, 1))
     exact = n * weights / weights.sum()
@@ -196,7 +196,7 @@ def make_shapes(
     if not 1.0 <= imbalance <= 1000.0:
         raise ValueError(f"imbalance must be between 1 and 1000, not {imbalance}")
     rng = np.random.default_rng(seed)
-    counts = _class_counts(n, len(SHAPE_CLASSES), imbalance)
+    counts = class_draw_counts(n, len(SHAPE_CLASSES), imbalance)
     labels = rng.permutation(np.repeat(np.arange(len(SHAPE_CLASSES), dtype=np.int64), counts))
     images = np.empty((n, style.size, style.size, 3), dtype=np.uint8)  # (N, H, W, 3)
     for i, label in enumerate(labels):

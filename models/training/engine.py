@@ -246,6 +246,8 @@ def compute_loss(
     if config.loss == "focal":
         p_true = torch.exp(-F.cross_entropy(logits.float(), y, reduction="none"))
         ce = (1 - p_true).pow(config.focal_gamma) * ce
+    if weight is not None:  # PyTorch's weighted mean: divided by the batch's total weight
+        return ce.sum() / weight[y].sum()
     return ce.mean()
 
 

@@ -72,7 +72,7 @@ def _layers(setup: Setup, change: Callable[[list[dict]], list[dict]]) -> Setup:
     return replace(setup, spec=NetworkSpec.from_dict(raw))
 
 
-def _with_dropout(setup: Setup, p: float) -> Setup:
+def with_dropout(setup: Setup, p: float) -> Setup:
     """Dropout of `p` before the last linear layer (none at 0)."""
     if p == 0:
         return setup
@@ -84,7 +84,7 @@ def _with_dropout(setup: Setup, p: float) -> Setup:
     return _layers(setup, change)
 
 
-def _with_batchnorm(setup: Setup, on: bool) -> Setup:
+def with_batchnorm(setup: Setup, on: bool) -> Setup:
     """A batchnorm after every convolution, or none."""
 
     def change(layers: list[dict]) -> list[dict]:
@@ -238,7 +238,7 @@ VARIABLES: dict[str, Variable] = {
             "dropout",
             "0, 0.3, 0.6",
             _number,
-            _with_dropout,
+            with_dropout,
             "The gap between training and validation loss narrows as dropout grows; training "
             "loss is higher because part of the units are off at every step.",
             "Dropout switches a random share of the last layer's inputs off in training, so no "
@@ -258,7 +258,7 @@ VARIABLES: dict[str, Variable] = {
             "batchnorm",
             "off, on",
             _switch,
-            _with_batchnorm,
+            with_batchnorm,
             "With batchnorm the first epoch usually gets further, and the curves are steadier.",
             "Batchnorm rescales each channel to zero mean and unit spread within the batch, so "
             "later layers see inputs of a steady size while the early ones change.",

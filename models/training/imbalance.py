@@ -11,19 +11,20 @@ classes; balanced accuracy and macro-F1 give every class the same say.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from models.data.shapes import SHAPE_CLASSES, _class_counts
+from models.data.shapes import SHAPE_CLASSES, class_draw_counts
 from models.errors import CNNLabError
 from models.training.engine import TrainConfig
 from models.training.experiments import Arm, PlannedRun, Setup, plan_arms, quick_setup
 
 MIN_RATIO, MAX_RATIO = 1.0, 50.0  # most ÷ least frequent class the page offers
 MIN_IMAGES, MAX_IMAGES = 500, 4000
+MAX_EPOCHS = 20
 
 
 class ImbalanceError(CNNLabError):
@@ -46,6 +47,7 @@ class ImbalanceSpec:
 
     ratio: float = 10.0  # most ÷ least frequent class
     images: int = 1250  # shapes drawn, before the 20% validation split
+    epochs: int = 8  # 5 (the quick setup's) left plain cross-entropy guessing circles only
     focal_gamma: float = 2.0  # the focal arm's γ (Lin et al., 2017)
     seed: int = 0  # draws the images, the split, the weights and the shuffling
 
@@ -58,6 +60,8 @@ class ImbalanceSpec:
             raise ImbalanceError(
                 f"the number of images must be between {MIN_IMAGES:,} and {MAX_IMAGES:,}"
             )
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ImbalanceError(f"the number of epochs must be between 1 and {MAX_EPOCHS}")
         if not 0 <= self.focal_gamma <= 10:
             raise ImbalanceError("focal γ must be between 0 and 10")
 
@@ -65,7 +69,7 @@ class ImbalanceSpec:
 def imbalance_setup(spec: ImbalanceSpec) -> Setup:
     """The quick setup on shapes drawn at the spec's ratio, with a fixed data seed."""
     base = quick_setup()
-    config = replace(base.config, seed=spec.seed, focal_gamma=spec.focal_gamma)
+    config = replace(base.config, epochs=spec.epochs, seed=spec.seed, focal_gamma=spec.focal_gamma)
     return replace(
         base, config=config, images=spec.images, imbalance=spec.ratio, data_seed=spec.seed
     )
@@ -85,7 +89,7 @@ def class_counts(spec: ImbalanceSpec) -> list[int]:
     """Images drawn per class (SHAPE_CLASSES order) at the spec's ratio, before the split."""
     # The data set's own rule (geometric from the first class to the last), so the page's
     # numbers are the ones the runs train on.
-    return _class_counts(spec.images, len(SHAPE_CLASSES), spec.ratio).tolist()
+    return class_draw_counts(spec.images, len(SHAPE_CLASSES), spec.ratio).tolist()
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,11 @@ def compute_metrics(confusion: torch.Tensor | Sequence[Sequence[int]]) -> Imbala
         support=tuple(int(n) for n in true.tolist()),
         confusion=tuple(tuple(int(v) for v in row) for row in cm.tolist()),
     )
+
+
+def metrics_by_method(confusions: Mapping[str, torch.Tensor]) -> dict[str, ImbalanceMetrics]:
+    """Each method's scores from its run's validation confusion matrix (EvalResult.confusion)."""
+    return {method: compute_metrics(cm) for method, cm in confusions.items()}
 
 
 def most_missed(metrics: ImbalanceMetrics) -> int:

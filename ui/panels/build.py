@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from models.inspect.neuron import inspectable_layers
 from models.network import formulas as fm
 from models.network.codegen import to_pytorch_code
 from models.network.geometry import LayerInfo
@@ -29,6 +30,8 @@ from models.network.spec import (
     new_layer,
 )
 from ui import state
+from ui.model_picker import YOURS
+from ui.panels import neuron as neuron_panel
 from viz.network import layer_rows
 
 VERSION, SYNCED, SELECTED, UPLOAD_ID = (
@@ -217,6 +220,20 @@ def arithmetic(infos: list[LayerInfo], pick: int) -> None:
         show_arithmetic(info, (prev.size, prev.jump) if prev else (1, 1))
     with right:
         dense_comparison(info)
+        neuron_link(info)
+
+
+def neuron_link(info: LayerInfo) -> None:
+    """A button to the Neuron view on this layer's first channel, where the view can open it."""
+    if info.name not in dict(inspectable_layers(state.current_model().model)):
+        return
+    if st.button(
+        "How its numbers are computed (Neuron view)",
+        key="build.neuron",
+        help="Opens this layer of your network, channel 0, on the Neuron view.",
+    ):
+        neuron_panel.open_channel("build", info.name, 0, model=YOURS)
+        st.switch_page("pages/neuron.py")
 
 
 def layer_label(i: int, layer: dict[str, Any]) -> str:

@@ -11,8 +11,11 @@ from models.bundle import ModelBundle
 from models.data.shapes import make_shapes
 from models.inspect import activations as act
 from models.inspect.filters import top_exciting_images
+from models.inspect.neuron import inspectable_layers
 from ui import results
+from ui.panels import neuron
 from viz import feature_maps as fviz
+from viz.neuron import pickable_grid
 
 
 @st.cache_data(show_spinner="Drawing the shapes data set…")
@@ -46,6 +49,26 @@ def show_input(fm: act.FeatureMaps, bundle: ModelBundle) -> None:
         f"As the model sees it: {w}×{h} pixels, {c} channel(s), then normalized with "
         f"mean {mean} and std {std} per channel."
     )
+
+
+def grid(bundle: ModelBundle, name: str, maps, ranges, order) -> None:
+    """The layer's channels; where the Neuron view can open the layer, a click on a map does."""
+    figure = fviz.channel_grid_figure(maps, ranges, order)
+    if name not in dict(inspectable_layers(bundle.model)):
+        st.plotly_chart(figure, key="feature_maps.grid")
+        return
+    key = "feature_maps.grid"
+
+    def opened() -> None:
+        channel = neuron.picked_channel(key)
+        if channel is not None:
+            neuron.open_channel("feature_maps", name, channel)
+
+    figure = pickable_grid(figure, maps.shape, order)
+    st.plotly_chart(figure, key=key, on_select=opened, selection_mode="points")
+    st.caption("Click a map's dot to see how its numbers are computed, in the Neuron view.")
+    if st.session_state.get(neuron.HAND_OFF):
+        st.switch_page(neuron.PAGE)
 
 
 def one_channel(fm: act.FeatureMaps, layer: act.LayerMaps) -> int:
