@@ -148,7 +148,7 @@ def _degradation_result(res: lab.LabResults, depth: int) -> None:
 def sweep() -> None:
     """Residual networks of two or three depths × widths, as quick runs."""
     a, b = st.columns(2)
-    depths = a.multiselect("Depths", [8, 14, 20, 32], [8, 20], key="gradient_flow.depths")
+    depths = a.multiselect("Depths", [8, 14, 20, 32], [8, 14], key="gradient_flow.depths")
     widths = b.multiselect("Widths", [4, 8, 16], [4, 8], key="gradient_flow.widths")
     lab.predict(
         "gradient_flow.sweep",
