@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.network.geometry import analyze
-from ui import frame, jobs, state
+from ui import frame, glossary, jobs, state
 from ui.image_picker import preview
 from ui.nav import available_pages
 
@@ -44,3 +44,5 @@ for row in range(0, len(pages), 3):
         with col.container(border=True):
             st.page_link(page.path, label=f"**{page.label}**", icon=page.icon)
             st.caption(f"{page.section}. {page.teaches}")
+
+glossary.glossary_section()

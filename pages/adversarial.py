@@ -5,7 +5,7 @@ import streamlit as st
 
 from models.errors import CNNLabError
 from models.explain.adversarial import DIGITS_SPLIT_SEED, DIGITS_VAL_SHARE
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.model_picker import pick_model
 from ui.panels import adversarial as panel
 
@@ -18,6 +18,7 @@ frame(
         "takes several small ones and is stronger."
     ),
 )
+glossary.popover_for("adversarial")
 bundle = pick_model("adversarial")
 names = list(bundle.class_names)
 try:
@@ -57,5 +58,5 @@ with st.expander("Go deeper"):
     )
     st.markdown(
         "The normalization sits inside the model here, so ε is a change of raw pixel "
-        "values. Answers curriculum question 51 (adversarial examples)."
+        "values. What this page answers: what adversarial examples are and how they are made."
     )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.errors import CNNLabError
-from ui import frame
+from ui import frame, glossary
 from ui.panels import architectures as panels
 
 frame(
@@ -15,6 +15,7 @@ frame(
         "tab runs a real block with its weights set to zero."
     ),
 )
+glossary.popover_for("architectures")
 
 kernels_tab, inception_tab, residual_tab, groups_tab = st.tabs(
     ["Kernel sizes", "Inception", "Residual block", "Group convolutions"]
@@ -62,7 +63,7 @@ with st.expander("Go deeper"):
         "(Krizhevsky et al., *AlexNet*, 2012; Xie et al., *ResNeXt*, 2017). With g = C_in the "
         "convolution is depthwise; add a 1×1 pointwise one and it is depthwise-separable "
         "(Howard et al., *MobileNets*, 2017; Chollet, *Xception*, 2017).\n\n"
-        "Questions this page answers (CURRICULUM.md): 41, 42, 46, 48, 27 and 45: kernel sizes, "
+        "What this page answers: kernel sizes, "
         "Inception and 1×1 convolutions, residual connections, group and depthwise "
         "convolutions, what a layer costs, and how the famous designs differ."
     )

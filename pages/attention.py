@@ -6,7 +6,7 @@ import streamlit as st
 from models.errors import CNNLabError
 from models.explain.attention import has_attention
 from models.network.presets import PRESETS
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.explain import target_picker
 from ui.model_picker import YOURS, pick_model
 from ui.panels import attention as panel
@@ -22,6 +22,7 @@ frame(
         "for your image, and Grad-CAM's view of where the evidence for the class lies."
     ),
 )
+glossary.popover_for("attention")
 
 
 def use_preset() -> None:
@@ -85,7 +86,7 @@ with st.expander("Go deeper"):
     )
     st.markdown(
         "Grad-CAM (Selvaraju et al., 2017) is drawn at the last conv layer's maps after their "
-        "activation, weighted by their mean gradient for the class. Answers curriculum "
-        "question 47 (attention in CNNs): what the weights are, where they act, and how they "
+        "activation, weighted by their mean gradient for the class. What this page "
+        "answers: attention in CNNs: what the weights are, where they act, and how they "
         "differ from an explanation of one class."
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import frame
+from ui import frame, glossary
 from ui.panels import augmentation as panel
 
 frame(
@@ -14,6 +14,7 @@ frame(
         "below, see what it draws from your image, and train with and without it."
     ),
 )
+glossary.popover_for("augmentation")
 panel.init()
 pipe_tab, mix_tab, exp_tab = st.tabs(["Pipeline and samples", "MixUp and CutMix", "Experiment"])
 with pipe_tab:
@@ -49,7 +50,7 @@ with st.expander("Go deeper"):
     st.markdown(
         "CutMix pastes a box of $x_j$ into $x_i$ and sets $\\lambda$ to the share left of $x_i$. "
         "Augmentation runs on the fly, on training images only, never on validation images.\n\n"
-        "Questions this page answers: what data augmentation is and why it reduces overfitting; "
+        "What this page answers: what data augmentation is and why it reduces overfitting; "
         "which changes keep a label (a flipped 6 may be a 9); MixUp, CutMix and learned "
         "policies such as AutoAugment; augmentation used on the fly during training."
     )

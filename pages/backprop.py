@@ -5,7 +5,7 @@ import streamlit as st
 from models.errors import CNNLabError
 from models.inspect import backprop as bpm
 from models.inspect import backprop_steps as steps
-from ui import frame, results
+from ui import frame, glossary, results
 from ui.panels import backprop as panels
 
 frame(
@@ -18,6 +18,7 @@ frame(
         "ReLU, a 2×2 max pool with stride 1, a linear layer to two logits and cross-entropy."
     ),
 )
+glossary.popover_for("backprop")
 try:
     bp = panels.network_controls()
 except CNNLabError as err:
@@ -92,6 +93,6 @@ with st.expander("Go deeper"):
         "round-off error of order ε/h (ε ≈ 1e-16 for float64, 1e-7 for float32), so the best h "
         "sits near the cube root of ε. See Baydin et al., “Automatic differentiation in machine "
         "learning: a survey” (2018).\n\n"
-        "Curriculum questions this page answers: 26 (how backpropagation works) and 35 (how to "
-        "check gradients)."
+        "What this page answers: how backpropagation works, and how to check gradients "
+        "numerically."
     )

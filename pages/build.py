@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.network.codegen import to_pytorch_code
 from models.network.geometry import analyze
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.panels import build as panels
 from viz.network import network_figure
 
@@ -18,6 +18,7 @@ frame(
         "number below follows."
     ),
 )
+glossary.popover_for("build")
 
 current = state.current_spec()
 version = panels.widget_version(current)  # moves on when a preset, link or file changed it
@@ -50,5 +51,7 @@ with st.expander("Go deeper"):
         "between layers is what lets depth add power.\n"
         "- **Where do the parameters live?** In small CNNs, mostly in the first dense layer "
         "after flatten; global average pooling removes most of them.\n"
-        "- Curriculum questions answered here: 1, 2, 3, 12, 21, 23, 27, 45, 56."
+        "- What this page answers: what a CNN is and what its parts do; convolutional "
+        "against fully connected layers; parameter sharing and how to count parameters; "
+        "flattening; small against large filters and how to choose kernel sizes."
     )

@@ -7,7 +7,7 @@ import streamlit as st
 from models.network import formulas
 from models.operations import convolution as conv
 from models.operations import kernels as kern
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.panels import convolution as panels
 from viz import convolution as cviz
 
@@ -20,6 +20,7 @@ frame(
         "big the output is."
     ),
 )
+glossary.popover_for("convolution")
 panels.set_defaults()
 
 
@@ -118,6 +119,6 @@ with st.expander("Go deeper"):
         "neighbouring units, which every stride multiplies."
     )
     st.markdown(
-        "Answers curriculum questions **15** (output size), **22** (stride and padding), "
-        "**40** (dilated convolutions) and **2, 23, 56** (parameter sharing)."
+        "What this page answers: the output size of a convolution; stride and padding; "
+        "dilated convolutions; parameter sharing."
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import frame, jobs
+from ui import frame, glossary, jobs
 from ui.panels import ensembles as panel
 
 frame(
@@ -14,6 +14,7 @@ frame(
         "disagree."
     ),
 )
+glossary.popover_for("ensembles")
 jobs.warm()
 panel.controls()
 panel.show()
@@ -33,5 +34,5 @@ with st.expander("Go deeper"):
         "(Lakshminarayanan et al., 2017) also give better calibrated confidence, and the "
         "members' disagreement is a cheap measure of uncertainty. Bagging (Breiman, 1996) "
         "adds a different resample of the data per member; here all members see the same "
-        "images.\n\nQuestion this page answers: ensembling several models (59)."
+        "images.\n\nWhat this page answers: ensembling several models."
     )

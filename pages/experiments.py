@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.training.experiments import quick_setup
-from ui import frame, jobs
+from ui import frame, glossary, jobs
 from ui.panels import experiments as panel
 
 QUICK = quick_setup().describe()
@@ -17,6 +17,7 @@ frame(
         "Augmentation experiment is kept below, to compare and download."
     ),
 )
+glossary.popover_for("experiments")
 jobs.warm()
 st.subheader("1. Change one thing")
 panel.experiment_controls()
@@ -41,7 +42,7 @@ with st.expander("Go deeper"):
         "single run."
     )
     st.markdown(
-        "Questions this page answers: learning rate and batch size; optimizers; dropout, "
+        "What this page answers: learning rate and batch size; optimizers; dropout, "
         "weight decay and data set size against overfitting; batch normalization; data "
         "augmentation; loss functions and class imbalance; why results vary between runs."
     )

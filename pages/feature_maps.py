@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.inspect import activations as act
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.model_picker import pick_model
 from ui.panels import feature_maps as panels
 
@@ -17,6 +17,7 @@ frame(
         "depth slider to walk through the network."
     ),
 )
+glossary.popover_for("feature_maps")
 
 bundle = pick_model(
     "feature_maps",
@@ -80,6 +81,6 @@ with st.expander("Go deeper"):
         "Colour range: *each channel* stretches every map to its own min and max (patterns "
         "show, sizes do not compare); *layer* and *whole network* share one range (like CNN "
         "Explainer's module and global scales).\n\n"
-        "Answers curriculum questions 1, 3, 21, 28 (what a CNN does, following one image), "
-        "5 (ReLU and sparsity), 6, 38, 39 (feature maps, spatial hierarchies, feature detectors)."
+        "What this page answers: what a CNN does, following one image; ReLU and sparsity; "
+        "feature maps, spatial hierarchies and feature detectors."
     )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.inspect import filters as filt
-from ui import frame
+from ui import frame, glossary
 from ui.model_picker import pick_model
 from ui.panels import filters as panels
 
@@ -16,6 +16,7 @@ frame(
         "them; below you can also ask a channel to draw the input it likes best."
     ),
 )
+glossary.popover_for("filters")
 ss = st.session_state
 
 bundle = pick_model(
@@ -60,6 +61,6 @@ with st.expander("Go deeper"):
         "the ascent finds high-frequency noise that excites the channel but means nothing to "
         "us. Parameters of a filter: $C_{in}/\\text{groups}\\cdot k_h\\cdot k_w$ weights "
         "plus one bias.\n\n"
-        "Answers curriculum questions 6, 38, 39 (what feature detectors look for and how they "
-        "build up with depth) and 21, 28 (what a CNN learns when it trains)."
+        "What this page answers: what feature detectors look for and how they build up with "
+        "depth; what a CNN learns when it trains."
     )

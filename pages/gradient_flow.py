@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.errors import CNNLabError
-from ui import frame, jobs
+from ui import frame, glossary, jobs
 from ui.panels import gradient_flow as panel
 
 frame(
@@ -15,6 +15,7 @@ frame(
         "network of the same depth, and networks of several depths and widths, and compare."
     ),
 )
+glossary.popover_for("gradient_flow")
 jobs.warm()
 
 st.subheader("1. How big is each layer's gradient?")
@@ -68,7 +69,7 @@ with st.expander("Go deeper"):
         "where the shape changes is their option A (subsample, pad with zero channels), so "
         "plain and residual networks have exactly the same weights. The quick runs train at "
         "16×16 for five epochs, so they show the start of the story, not its end.\n\n"
-        "Questions this page answers (CURRICULUM.md): 18, 52, 42 and 46: vanishing and "
+        "What this page answers: vanishing and "
         "exploding gradients, very deep networks and depth against width, residual "
         "connections and what skips buy."
     )

@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.data.shapes import SHAPE_CLASSES
 from models.training.imbalance import ImbalanceError
-from ui import frame, jobs, lab
+from ui import frame, glossary, jobs, lab
 from ui.panels import imbalance as panel
 
 frame(
@@ -16,6 +16,7 @@ frame(
         "pentagons rare: plain cross-entropy, class weights, resampling and focal loss."
     ),
 )
+glossary.popover_for("imbalance")
 jobs.warm()
 
 st.subheader("1. Which class gets missed?")
@@ -61,6 +62,6 @@ with st.expander("Go deeper"):
         "(the mean recall) and macro-F1 give every class the same weight. With a few rare "
         "images, one image more or less moves the rare class's recall by a lot: run the "
         "comparison at two ratios before trusting a small difference.\n\n"
-        "Questions this page answers: how to handle class imbalance; why accuracy misleads on "
+        "What this page answers: how to handle class imbalance; why accuracy misleads on "
         "imbalanced data and which metrics to use instead; what focal loss does."
     )

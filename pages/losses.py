@@ -4,7 +4,7 @@ index against probability targets, and softmax temperature."""
 import streamlit as st
 
 from models.training.losses import LOSSES, LossError, compute_losses
-from ui import frame
+from ui import frame, glossary
 from ui.panels import losses as panel
 
 frame(
@@ -17,6 +17,7 @@ frame(
         "off five losses and their gradients."
     ),
 )
+glossary.popover_for("losses")
 
 st.subheader("1. One image, five losses")
 guess = st.radio(
@@ -83,7 +84,7 @@ with st.expander("Go deeper"):
         "their one-hot targets with the same λ. Temperature scaling: Hinton et al., "
         "*Distilling the Knowledge in a Neural Network* (2015); Guo et al., *On Calibration "
         "of Modern Neural Networks* (2017).\n\n"
-        "Questions this page answers: which loss for classification and why; cross-entropy "
+        "What this page answers: which loss for classification and why; cross-entropy "
         "with class indices or one-hot targets, and when soft targets need the probability "
         "form; what the softmax temperature does."
     )

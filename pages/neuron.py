@@ -4,7 +4,7 @@ computes it (conv channels, activations, pooling, flatten, dense layers and soft
 import streamlit as st
 
 from models.errors import CNNLabError
-from ui import frame, state
+from ui import frame, glossary, state
 from ui.model_picker import pick_model
 from ui.panels import neuron as panels
 from ui.panels import neuron_views as views
@@ -18,6 +18,7 @@ frame(
         "see each step for your image, with PyTorch's own value beside the rebuilt one."
     ),
 )
+glossary.popover_for("neuron")
 st.markdown("**Question:** is a unit's number anything more than multiply, add and a max?")
 if panels.take_hand_off():
     st.caption("Opened from Feature maps.")
@@ -60,6 +61,6 @@ with st.expander("Go deeper"):
         "$(y - \\mu)/\\sqrt{\\sigma^2 + \\epsilon}\\,\\gamma + \\beta$ per channel.\n\n"
         "The view follows CNN Explainer (Wang et al., 2020), on any model here. Temperature: "
         "Hinton, Vinyals and Dean (2015), *Distilling the knowledge in a neural network*. "
-        "Answers curriculum questions 5 (ReLU and why non-linearity), 12 and 13 (how a "
-        "convolution layer and the output layer compute their numbers)."
+        "What this page answers: ReLU and why a network needs non-linearity; how a "
+        "convolution layer and the output layer compute their numbers."
     )

@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.network import formulas
 from models.operations import pooling as pool
-from ui import frame
+from ui import frame, glossary
 from ui.model_picker import pick_model
 from ui.panels import pooling as panels
 
@@ -18,6 +18,7 @@ frame(
         "Shifts tab measures what pooling does, and does not do, when the picture moves."
     ),
 )
+glossary.popover_for("pooling")
 try:
     settings = panels.settings_controls()
 except pool.PoolError as err:
@@ -63,7 +64,7 @@ with st.expander("Go deeper"):
         "grids so any image size gives one vector. Shifts: pooling keeps a map moving with "
         "the picture only for shifts that land on its grid; blurring before subsampling (Zhang, "
         "2019) narrows the gap.\n\n"
-        "Questions this page answers: what pooling does and why; max against average pooling; "
+        "What this page answers: what pooling does and why; max against average pooling; "
         "output size of a pooling layer; global average pooling instead of flatten; how much "
         "(or how little) pooling tolerates shifts; handling inputs of different sizes."
     )

@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.inspect import receptive_field as rf
 from models.network import formulas
-from ui import frame
+from ui import frame, glossary
 from ui.model_picker import pick_model
 from ui.panels import receptive_field as panels
 
@@ -17,6 +17,7 @@ frame(
         "which pixels inside that patch really move the unit: usually a blob near the centre."
     ),
 )
+glossary.popover_for("receptive_field")
 ss = st.session_state
 bundle = pick_model("receptive_field", ("yours", "shipped", "zoo"))
 try:
@@ -79,6 +80,6 @@ with st.expander("Go deeper"):
         "decides. After global pooling or flatten a unit depends on the whole image. "
         "Three 3×3 convs see 7×7 pixels, as one 7×7 conv would, with fewer weights; "
         "dilations 1, 2, 4 reach 15×15 with the same nine weights per layer.\n\n"
-        "Answers curriculum questions 27 and 45 (small against large filters, kernel "
-        "sizes) and 40 (dilated convolutions)."
+        "What this page answers: small against large filters and how to choose kernel "
+        "sizes; dilated convolutions."
     )

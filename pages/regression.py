@@ -3,7 +3,7 @@
 import streamlit as st
 
 from models.training.regression import arm_label
-from ui import frame, jobs, lab
+from ui import frame, glossary, jobs, lab
 from ui.panels import regression as panel
 
 frame(
@@ -15,6 +15,7 @@ frame(
         "classifying? And what goes wrong with angles, where 359° sits next to 1°?"
     ),
 )
+glossary.popover_for("regression")
 jobs.warm()
 setup = panel.setup_controls()
 if setup is None:
@@ -58,6 +59,6 @@ with st.expander("Go deeper"):
         "Papers: Huber, “Robust estimation of a location parameter” (1964); Beyer et al., "
         "“Biternion nets: continuous head pose regression from discrete training labels” "
         "(2015), on (sin, cos) encodings; Rothe et al., “DEX: deep expectation of apparent "
-        "age” (2015), regression as classification over bins. Curriculum question 58: "
+        "age” (2015), regression as classification over bins. What this page answers: "
         "regression with a CNN."
     )

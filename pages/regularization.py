@@ -3,7 +3,7 @@ batchnorm and scaled inputs make training easier."""
 
 import streamlit as st
 
-from ui import frame, jobs
+from ui import frame, glossary, jobs
 from ui.panels import regularization as panel
 
 frame(
@@ -15,6 +15,7 @@ frame(
         "at a size the optimizer handles. Predict, run a comparison, and read the curves."
     ),
 )
+glossary.popover_for("regularization")
 jobs.warm()
 
 st.subheader("1. A prepared comparison")
@@ -49,7 +50,6 @@ with st.expander("Go deeper"):
         "In evaluation $\\mu_B, \\sigma_B$ are replaced by running averages from training. "
         "**Input standardization** uses the training split's per-channel mean and std: "
         "$x' = (x/255 - \\mu)/\\sigma$.\n\n"
-        "Questions this page answers: preprocessing and input normalization (9, 20); dropout "
-        "(24); overfitting (25); early stopping (36); training against validation loss (37); "
-        "batch normalization (43)."
+        "What this page answers: preprocessing and input normalization; dropout; "
+        "overfitting; early stopping; training against validation loss; batch normalization."
     )

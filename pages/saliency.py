@@ -6,7 +6,7 @@ import streamlit as st
 
 from models.explain import attribution as attr
 from models.explain import sanity
-from ui import frame, results, state
+from ui import frame, glossary, results, state
 from ui.explain import target_picker
 from ui.model_picker import pick_model
 from ui.panels import saliency as panel
@@ -21,6 +21,7 @@ frame(
         "which maps of a late layer mattered (Grad-CAM). Compare them side by side."
     ),
 )
+glossary.popover_for("saliency")
 st.page_link(
     "pages/attention.py",
     icon=":material/psychology:",
@@ -103,6 +104,6 @@ with st.expander("Go deeper"):
         "et al. (2018), *Sanity checks for saliency maps*: cascading randomization and "
         "Spearman's ρ with and without absolute values. The paper reports ρ and draws no "
         f"line; the ρ ≥ {sanity.SIMILAR} used in the verdicts is ours.\n\n"
-        "Deepens curriculum questions 6, 38 and 39 (what the features detect) for your own "
-        "image and model. Question 47, attention in CNNs, is the Attention page's."
+        "What this page answers: what the features detect, for your own image and model. "
+        "Attention in CNNs is the Attention page's subject."
     )

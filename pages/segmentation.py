@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.data.masks import mask_class_names
 from models.training import segmentation as seg
-from ui import frame, jobs, lab
+from ui import frame, glossary, jobs, lab
 from ui.panels import segmentation as panels
 
 frame(
@@ -17,6 +17,7 @@ frame(
         "scenes of one to three shapes, live, in well under a minute."
     ),
 )
+glossary.popover_for("segmentation")
 jobs.warm()
 setup = panels.setup_controls()
 if setup is None:
@@ -63,7 +64,7 @@ with st.expander("Go deeper"):
         "Segmentation*; Ronneberger, Fischer & Brox (2015), *U-Net: Convolutional Networks for "
         "Biomedical Image Segmentation*; Dumoulin & Visin (2016), *A guide to convolution "
         "arithmetic for deep learning*.\n\n"
-        "Questions this page answers: how a CNN can output a map instead of a label "
+        "What this page answers: how a CNN can output a map instead of a label "
         "(segmentation with a U-Net, and what skip connections add); how classification, "
         "detection and segmentation differ on the same image."
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import frame, jobs, lab
+from ui import frame, glossary, jobs, lab
 from ui.panels import signals as panel
 
 frame(
@@ -14,6 +14,7 @@ frame(
         "picture, its spectrogram, for an ordinary 2-D CNN: which way learns better?"
     ),
 )
+glossary.popover_for("signals")
 jobs.warm()
 setup = panel.setup_controls()
 if setup is None:
@@ -53,6 +54,6 @@ with st.expander("Go deeper"):
         "Papers: Waibel et al., “Phoneme recognition using time-delay neural networks” (1989), "
         "the first 1-D CNN on speech; Hershey et al., “CNN architectures for large-scale audio "
         "classification” (2017), 2-D CNNs on spectrograms; Araujo et al., “Computing receptive "
-        "fields of convolutional neural networks” (2019). Curriculum question 53: CNNs on "
+        "fields of convolutional neural networks” (2019). What this page answers: CNNs on "
         "signals and time series."
     )

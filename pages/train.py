@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.errors import CNNLabError
 from models.training.executor import job_memory_mb, training_request
-from ui import frame, jobs, state
+from ui import frame, glossary, jobs, state
 from ui.panels import train as panel
 
 frame(
@@ -16,6 +16,7 @@ frame(
         "images are never trained on: they tell you whether the network learned or memorised."
     ),
 )
+glossary.popover_for("train")
 
 jobs.warm()  # the workers start now, while the student picks data and settings
 st.subheader("1. Data and model")
@@ -71,7 +72,7 @@ with st.expander("Go deeper"):
         r"\quad F_1 = \frac{2PR}{P + R}"
     )
     st.markdown(
-        "Questions this page answers: how a CNN learns; normalization with training-set "
+        "What this page answers: how a CNN learns; normalization with training-set "
         "statistics; softmax; loss functions; metrics and the confusion matrix; learning rate "
         "and batch size; dropout, weight decay and early stopping; training against validation "
         "loss (overfitting); augmentation used on the fly."

@@ -4,7 +4,7 @@ watch a trained network fail as its test images drift away from its training ima
 import streamlit as st
 
 from models.training import transfer as tr
-from ui import frame, jobs, lab
+from ui import frame, glossary, jobs, lab
 from ui.panels import transfer as panel
 
 frame(
@@ -17,6 +17,7 @@ frame(
         "few shifted examples bring back."
     ),
 )
+glossary.popover_for("transfer")
 jobs.warm()
 bundle = panel.pretrained()
 if bundle is None:
@@ -82,6 +83,5 @@ with st.expander("Go deeper"):
         "(2019), *Do better ImageNet models transfer better?*; Hendrycks and Dietterich (2019), "
         "*Benchmarking neural network robustness to common corruptions and perturbations*; "
         "Kumar et al. (2022), *Fine-tuning can distort pretrained features*.\n\n"
-        "Questions this page answers: 8 (transfer learning), 29 (pretrained models), "
-        "54 (domain shift)."
+        "What this page answers: transfer learning; pretrained models; domain shift."
     )

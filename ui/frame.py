@@ -14,8 +14,9 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from models.errors import CNNLabError
 from models.settings import positive_setting
-from ui import state
+from ui import presenter, state
 from ui.image_picker import image_picker
+from ui.links import apply_link
 from ui.nav import available_pages
 
 
@@ -76,8 +77,10 @@ def frame(title: str, intro: str | None = None) -> None:
     st.set_page_config(page_title=f"{title} · CNN Lab", page_icon="🧠", layout="wide")
     _configure_process()
     state.init()
+    apply_link()  # a link's page settings, before any widget is made (ui/links.py)
     with st.sidebar:
         st.markdown("### CNN Lab")
+        presenter.toggle()
         sidebar_navigation()
         st.divider()
         image_picker()

@@ -20,6 +20,13 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("app.py", "Home", ":material/home:", "Start", "What CNN Lab is and where to go."),
     PageInfo(
+        "pages/lessons.py",
+        "Lessons",
+        ":material/school:",
+        "Start",
+        "Short lessons in order: open a page set up for you, predict, check, read why.",
+    ),
+    PageInfo(
         "pages/build.py",
         "Build a CNN",
         ":material/construction:",
@@ -186,6 +193,13 @@ PAGES: tuple[PageInfo, ...] = (
         ":material/straighten:",
         "Beyond classification",
         "Predict a number, not a class: size, position or angle of a shape.",
+    ),
+    PageInfo(
+        "pages/class_board.py",
+        "Class board",
+        ":material/leaderboard:",
+        "Classroom",
+        "Join your class with its code and compare everyone's runs on one board.",
     ),
 )
 

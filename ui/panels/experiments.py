@@ -19,6 +19,7 @@ from models.training.experiments import MAX_SEEDS, VARIABLES, parse_values, plan
 from models.training.history import HistoryError, RunHistory, RunRecord
 from models.training.jobs import FAILED, QUEUED, RUNNING
 from ui import jobs, results, runs
+from ui.panels import class_board
 from viz.experiments import (
     CURVE_METRICS,
     SPLITS,
@@ -273,6 +274,7 @@ def manage(history: RunHistory, picked: list[RunRecord], titles: dict[str, str])
             )
         else:
             d3.caption("No weights: this run handed over no model.")
+        class_board.publish_button(record)
 
 
 def _try(change) -> None:

@@ -1,0 +1,1 @@
+"""The classroom: a class board that a teacher opens and students publish their runs to."""
