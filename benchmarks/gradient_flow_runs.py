@@ -4,8 +4,9 @@
 
 The norms are measured as the page does on its defaults (four networks, depth 20). Each
 experiment (plain-20 against residual-20; the 2 × 2 depth × width sweep, depths 8 and 14) is
-planned and run to its end on the executor the settings choose (CNNLAB_EXECUTOR=thread: threads of this
-process, as many at once as the server's workers), from planning to the last run's end.
+planned and run to its end on the executor the settings choose (CNNLAB_EXECUTOR=thread:
+threads of this process, as many at once as the server's workers), from planning to the last
+run's end.
 Goals: a redraw in < 1 s and each experiment in ≤ 60 s on two cores; CPU seconds are printed
 beside the wall-clock ones, since a busy machine stretches only the latter.
 """
