@@ -20,6 +20,8 @@ jobs.warm()
 setup = panel.setup_controls()
 if setup is None:
     st.stop()
+st.subheader(f"What the network must read off: the {setup.target}")
+panel.examples(setup)
 if setup.target == "angle":
     st.subheader("Angles wrap around")
     panel.wraparound()

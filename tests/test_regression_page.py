@@ -57,3 +57,12 @@ def test_the_angle_heads_train_and_the_verdict_quotes_the_measured_errors(regres
     for part in ("summary", "scatter", "errors"):
         assert any(part in k for k in keys), part
     assert len(at.get("download_button")) == 4  # the predictions and three models
+
+
+@pytest.mark.parametrize("target", ["size", "angle", "position"])
+def test_the_page_opens_on_example_shapes_titled_with_their_true_values(open_page, target):
+    at = open_page("regression", state={"regression.target": target})
+    assert not at.exception and not at.error, (at.exception, at.error)
+    chart = next(c for c in at.get("plotly_chart") if "regression.examples" in c.proto.id)
+    words = {"size": "radius", "angle": "heading", "position": "centre"}[target]
+    assert chart.proto.spec.count(words) == 6

@@ -8,7 +8,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from models.data.regression_targets import TARGET_NAMES, TargetStyle, draw_target_shape
+from models.data.regression_targets import (
+    TARGET_NAMES,
+    TargetStyle,
+    draw_target_shape,
+    make_target_shapes,
+)
 from models.errors import CNNLabError
 from models.training import regression as reg
 from models.training.executor import JobHandle
@@ -57,6 +62,31 @@ def setup_controls() -> reg.RegressionSetup | None:
     except CNNLabError as err:
         st.error(str(err))
         return None
+
+
+EXAMPLES = 6  # shapes shown before training, each titled with its true value
+
+
+def example_title(shapes, i: int, target: str) -> str:
+    """The true value of shape `i` for `target`, as the page words it."""
+    if target == "size":
+        return f"radius {shapes.size[i]:.1f} px"
+    if target == "angle":
+        return f"heading {shapes.angle[i]:.0f}°"
+    x, y = shapes.position[i]
+    return f"centre ({x:.0f}, {y:.0f})"
+
+
+def examples(setup: reg.RegressionSetup) -> None:
+    """A few of the generated shapes with the number the network must learn for each."""
+    shapes = make_target_shapes(10, setup.seed + 1, setup.style())  # the fewest it draws
+    titles = [example_title(shapes, i, setup.target) for i in range(EXAMPLES)]
+    images = [shapes.x[i].numpy() for i in range(EXAMPLES)]
+    st.plotly_chart(rviz.wraparound_figure(images, titles), key="regression.examples")
+    st.caption(
+        f"Six arrows like the ones the heads train on, each with its true {setup.target}: the "
+        "network sees only the pixels and must answer with that number."
+    )
 
 
 def wraparound() -> None:
