@@ -169,3 +169,27 @@ def test_computing_the_losses_leaves_the_inputs_as_they_were():
     compute_losses(logits, TARGET)
     target_forms(logits, TARGET, 0.1, 0, 0.5)
     assert logits == LOGITS
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0, 5.0])
+def test_the_explorer_and_the_imbalance_plot_show_the_focal_loss_that_training_uses(gamma):
+    from models.training.engine import TrainConfig, compute_loss
+    from models.training.imbalance import focal_term
+
+    report = compute_losses(LOGITS, TARGET, LossSettings(focal_gamma=gamma))
+    shown = next(v.value for v in report.losses if v.name == "focal")
+    z, y = torch.tensor([LOGITS]), torch.tensor([TARGET])
+    trained = compute_loss(z, y, TrainConfig(loss="focal", focal_gamma=gamma)).item()
+    assert shown == pytest.approx(trained, rel=1e-6)
+    plotted = focal_term(np.array([report.p_true]), gamma)[0]
+    assert plotted == pytest.approx(trained, rel=1e-6)
+
+
+def test_the_explorer_shows_the_label_smoothed_loss_that_training_uses():
+    from models.training.engine import TrainConfig, compute_loss
+
+    report = compute_losses(LOGITS, TARGET, LossSettings(smoothing=0.1))
+    shown = next(v.value for v in report.losses if v.name == "label-smoothed cross-entropy")
+    z, y = torch.tensor([LOGITS]), torch.tensor([TARGET])
+    trained = compute_loss(z, y, TrainConfig(label_smoothing=0.1)).item()
+    assert shown == pytest.approx(trained, rel=1e-6)
