@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "tests" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 PAGE_TIMEOUT_S = 120  # AppTest's own default is 3 s; a page's first run imports torch
+
+# The tests' own data folder (the app's database, students' workspaces), never the user's.
+os.environ.setdefault("CNNLAB_DATA_DIR", tempfile.mkdtemp(prefix="cnnlab-test-data-"))
 
 # Under test, the frame's safety net shows the full exception under its apology, so a page's
 # bug still fails `assert not at.exception` (tests of the net itself unset this).

@@ -357,13 +357,19 @@ def test_ui_jobs_keeps_named_runs_lists_them_by_prefix_and_ends_each_once():
     assert not at.exception and at.caption[0].value == "2 runs"
 
 
-def test_closing_a_session_stops_its_runs_and_frees_their_workers(local_pool):
-    from ui.jobs import _JobBox, release_box
+def test_a_closed_tab_leaves_its_runs_going_until_its_workspace_is_abandoned(local_pool):
+    from ui.jobs import ABANDONED_S, _boxes, _JobBox, _Presence, _prune, release_box
 
-    box = _JobBox()
+    boxes = _boxes()
+    box = boxes["test-workspace"] = _JobBox()
+    box.sessions = 1
     box.jobs["train/run"] = local_pool.submit(long_run("closing tab"))
     wait_for(box.jobs["train/run"], lambda s: s.status == RUNNING)
-    release_box(box)  # what st.cache_resource(scope="session") calls when the tab closes
+    release_box(_Presence("test-workspace"))  # Streamlit's on_release when the tab closes
+    _prune(boxes)  # a reload's new tab would find the run still going
+    assert box.jobs["train/run"].status == RUNNING and "test-workspace" in boxes
+    _prune(boxes, now=time.monotonic() + ABANDONED_S + 1)  # nobody came back
+    assert "test-workspace" not in boxes
     assert box.jobs["train/run"].join(timeout=STOP_S)
     assert box.jobs["train/run"].status == STOPPED
     deadline = time.monotonic() + 5

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import io
+import json
 import zlib
 
 import streamlit as st
 from PIL import Image
 
 from models.bundle import ModelBundle, untrained_bundle
+from models.errors import CNNLabError
 from models.network.presets import DEFAULT_PRESET, PRESETS
 from models.network.spec import NetworkSpec, SpecError
 from models.training.checkpoint import CheckpointError
-from ui import results
+from models.training.checkpoint import to_bytes as checkpoint_bytes
+from ui import results, workspace
 from ui.shared_models import available_shipped, shipped_model
 
 NETWORK, IMAGE, IMAGE_NAME, MODEL = "network", "image", "image_name", "model"
@@ -68,8 +73,12 @@ def decode_spec(text: str) -> NetworkSpec:
 
 
 def init() -> None:
-    """Fill in defaults once per session; a `?net=` link sets the network."""
+    """Fill in defaults once per session: a returning browser's workspace first, then a `?net=`
+    link's network (a link wins over what was saved), then the defaults."""
     ss = st.session_state
+    restored = workspace.begin() or workspace.take_switch()
+    if restored is not None:
+        _restore(restored)
     if QUERY_KEY in st.query_params and ss.get(LINK_LOADED) != st.query_params[QUERY_KEY]:
         ss[LINK_LOADED] = st.query_params[QUERY_KEY]
         try:
@@ -81,7 +90,82 @@ def init() -> None:
     if IMAGE not in ss:
         from models.data.samples import DEFAULT_SAMPLE, SAMPLE_IMAGES
 
-        set_current_image(SAMPLE_IMAGES[DEFAULT_SAMPLE](), DEFAULT_SAMPLE)
+        set_current_image(SAMPLE_IMAGES[DEFAULT_SAMPLE](), DEFAULT_SAMPLE, save=False)
+
+
+# What the workspace keeps (ui/workspace.py): the names of its values and files.
+W_NETWORK, W_IMAGE, W_PIPELINE, W_SESSION = "network", "image", "pipeline", "session"
+W_IMAGE_FILE, W_MODEL_FILE = "image.png", "model.pt"
+KEPT_PREFIXES = ("_lessons.", "lessons.step")  # session values a workspace keeps (lesson progress)
+_SAMPLE_PICKED = "_kept.sidebar.sample"  # the image picker's remembered choices (ui/image_picker)
+_SOURCE_PICKED = "_kept.sidebar.image_source"
+
+
+def _restore(saved: workspace.Restored) -> None:
+    """Put back what a workspace held; a part that cannot be read is left out and said."""
+    parts = (
+        ("network", _restore_network),
+        ("image", _restore_image),
+        ("model", _restore_model),
+        ("augmentation pipeline", _restore_pipeline),
+        ("lesson progress", _restore_session),
+    )
+    for what, put_back in parts:
+        try:
+            put_back(saved)
+        except (CNNLabError, ValueError, TypeError, KeyError, OSError) as err:
+            workspace.notice(f"Your saved {what} could not be restored ({err}).")
+
+
+def _restore_network(saved: workspace.Restored) -> None:
+    if W_NETWORK in saved.fields:
+        st.session_state[NETWORK] = NetworkSpec.from_json(saved.fields[W_NETWORK])
+
+
+def _restore_image(saved: workspace.Restored) -> None:
+    from models.data.images import load_image
+    from models.data.samples import SAMPLE_IMAGES
+
+    if W_IMAGE not in saved.fields:
+        return
+    info = json.loads(saved.fields[W_IMAGE])
+    name = str(info["name"])
+    if info.get("sample") and name in SAMPLE_IMAGES:
+        set_current_image(SAMPLE_IMAGES[name](), name, save=False)
+        st.session_state[_SAMPLE_PICKED] = name
+    elif W_IMAGE_FILE in saved.blobs:
+        set_current_image(load_image(saved.blobs[W_IMAGE_FILE]), name, save=False)
+        st.session_state[_SOURCE_PICKED] = "Upload"
+
+
+def _restore_model(saved: workspace.Restored) -> None:
+    from models.training.checkpoint import from_bytes
+
+    if W_MODEL_FILE in saved.blobs:
+        bundle = from_bytes(saved.blobs[W_MODEL_FILE])
+        if bundle.spec is not None and bundle.spec == st.session_state.get(NETWORK):
+            st.session_state[MODEL] = bundle
+
+
+def _restore_pipeline(saved: workspace.Restored) -> None:
+    from models.data.augment import PipelineSpec
+
+    if W_PIPELINE in saved.fields:
+        st.session_state[PIPELINE] = PipelineSpec.from_dict(json.loads(saved.fields[W_PIPELINE]))
+
+
+def _restore_session(saved: workspace.Restored) -> None:
+    if W_SESSION in saved.fields:
+        values = json.loads(saved.fields[W_SESSION])
+        for key, value in values.items():
+            if isinstance(key, str) and key.startswith(KEPT_PREFIXES):
+                st.session_state[key] = value
+
+
+def keep_session_values(values: dict) -> None:
+    """Save session values (lesson progress) with the workspace; only KEPT_PREFIXES keys."""
+    kept = {k: v for k, v in values.items() if k.startswith(KEPT_PREFIXES)}
+    workspace.save_json(W_SESSION, kept, "lesson progress")
 
 
 def current_spec() -> NetworkSpec:
@@ -95,6 +179,8 @@ def set_current_spec(spec: NetworkSpec) -> None:
     bundle = ss.get(MODEL)
     if bundle is not None and bundle.spec != spec:
         del ss[MODEL]
+        workspace.save_file(W_MODEL_FILE, None, "model")
+    workspace.save_text(W_NETWORK, spec.to_json(indent=None), "network")
 
 
 def current_image() -> Image.Image:
@@ -106,9 +192,20 @@ def current_image_name() -> str:
     return st.session_state.get(IMAGE_NAME, "image")
 
 
-def set_current_image(image: Image.Image, name: str) -> None:
+def set_current_image(image: Image.Image, name: str, save: bool = True) -> None:
+    """Make `image` the session's image; an uploaded one is saved with the workspace."""
+    from models.data.samples import SAMPLE_IMAGES
+
     st.session_state[IMAGE] = image
     st.session_state[IMAGE_NAME] = name
+    if not save:
+        return
+    sample = name in SAMPLE_IMAGES
+    if not sample:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        workspace.save_file(W_IMAGE_FILE, buffer.getvalue(), "image")
+    workspace.save_json(W_IMAGE, {"name": name, "sample": sample}, "image")
 
 
 def shipped_for(spec: NetworkSpec) -> ModelBundle | None:
@@ -139,8 +236,17 @@ def set_current_model(bundle: ModelBundle) -> None:
     ss[MODEL] = bundle
     if bundle.spec is not None:
         ss[NETWORK] = bundle.spec
+        workspace.save_text(W_NETWORK, bundle.spec.to_json(indent=None), "network")
+        with contextlib.suppress(CheckpointError):  # torchvision's models have no spec: not kept
+            workspace.save_file(W_MODEL_FILE, checkpoint_bytes(bundle), "model")
 
 
 def saved_pipeline():
     """The augmentation pipeline saved on the Augmentation page for training, or None."""
     return st.session_state.get(PIPELINE)
+
+
+def set_pipeline(spec) -> None:
+    """Save an augmentation pipeline (a PipelineSpec) for the Train page, with the workspace."""
+    st.session_state[PIPELINE] = spec
+    workspace.save_json(W_PIPELINE, spec.to_dict(), "augmentation pipeline")

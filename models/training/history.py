@@ -285,6 +285,19 @@ class RunHistory:
         return history
 
 
+def record_to_text(record: RunRecord) -> str:
+    """One run's settings, curves and scores as JSON text (its model is kept apart)."""
+    return json.dumps(_record_json(record), ensure_ascii=False, allow_nan=False)
+
+
+def record_from_text(text: str, model: bytes | None) -> RunRecord:
+    """The run `record_to_text` wrote, with its model's bytes; checked like a saved history."""
+    raw = _json(text.encode("utf-8"))
+    run_id = raw.get("id") if isinstance(raw, dict) else None
+    members = {f"runs/{run_id}.pt": model} if model else {}
+    return _record_from_json(raw, 1, members)
+
+
 def _name(name: Any) -> str:
     text = name.strip() if isinstance(name, str) else ""
     if not text or len(text) > MAX_NAME:

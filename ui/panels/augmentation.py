@@ -93,8 +93,13 @@ def samples(spec: aug.PipelineSpec) -> None:
     except aug.AugmentError as err:
         st.error(str(err))
         return
-    st.image(grid.original, caption="original", width=160)
-    st.image(list(grid.images), caption=[f"sample {i}" for i in range(n)], width=160)
+    st.image(grid.original, caption="original", width=160, alt="Your image before augmentation")
+    st.image(
+        list(grid.images),
+        caption=[f"sample {i}" for i in range(n)],
+        width=160,
+        alt=[f"Augmented sample {i} of your image" for i in range(n)],
+    )
     with st.expander("What each sample drew"):
         table = {
             "sample": [i for i, lines in enumerate(grid.notes) for _ in lines],
@@ -115,7 +120,7 @@ def code_and_use(spec: aug.PipelineSpec) -> None:
     st.markdown(f"**As Python** (crops sized for your network's {size[0]}×{size[1]} input)")
     st.code(code, language="python")
     if st.button("Use in training", key="augmentation.use"):
-        st.session_state[PIPELINE] = spec
+        state.set_pipeline(spec)
         st.success("Saved: tick “Augment with the Augmentation page's pipeline” on Train.")
 
 
@@ -127,8 +132,10 @@ def mixing() -> None:
         "α of the Beta(α, α) mixing share", 0.1, 4.0, 1.0, 0.1, key="augmentation.alpha"
     )
     seed = c.number_input("Seed", 0, 10_000, 0, key="augmentation.mix_seed")
-    figure = aviz.mix_figure(mix_batch(kind, alpha, 8, seed))
-    st.plotly_chart(figure, key="augmentation.mix_chart")
+    batch = mix_batch(kind, alpha, 8, seed)
+    st.plotly_chart(aviz.mix_figure(batch), key="augmentation.mix_chart")
+    targets = "; ".join(f"{i}: {batch.label(i)}" for i in range(len(batch.mixed)))
+    st.caption(f"{kind} targets the loss is given, per mixed image: {targets}.")
 
 
 def experiment(spec: aug.PipelineSpec) -> None:

@@ -234,6 +234,11 @@ def compare() -> None:
         )
         st.markdown("**Recall per class** (the share of each class's images found)")
         st.plotly_chart(figure, key="experiments.recall")
+        weakest = [
+            f"{run}: {names[min(range(len(r)), key=r.__getitem__)]} ({min(r):.0%})"
+            for run, r in recalls.items()
+        ]
+        st.caption("The class each run finds least often: " + "; ".join(weakest) + ".")
     manage(history, picked, titles)
 
 
@@ -247,13 +252,13 @@ def manage(history: RunHistory, picked: list[RunRecord], titles: dict[str, str])
         a, b, c = st.columns(3)
         name = a.text_input("Name", record.name, key=f"experiments.name.{run_id}")
         if a.button("Rename", key="experiments.rename"):
-            _try(lambda: history.rename(run_id, name))
+            _try(lambda: runs.rename(run_id, name))
         if b.button(
             "Unpin" if record.pinned else "Pin (kept past the limit)", key="experiments.pin"
         ):
-            _try(lambda: history.pin(run_id, not record.pinned))
+            _try(lambda: runs.pin(run_id, not record.pinned))
         if c.button("Delete", key="experiments.delete"):
-            history.delete(run_id)
+            runs.delete(run_id)
             st.rerun()
         d1, d2, d3 = st.columns(3)
         d1.download_button(

@@ -104,6 +104,8 @@ def progress(lesson: Lesson, slot) -> None:
     done = sum(k in _answers() for k in asked)
     text = f"Step {n} of {total} · {right} of {done} checked answers right"
     slot.progress(n / total, text=text)
+    ss = st.session_state
+    state.keep_session_values({k: ss[k] for k in (KEPT, STEP, ANSWERS) if k in ss})
 
 
 def _page_label(page: str) -> str:

@@ -359,7 +359,7 @@ def draw_run(runs: dict[str, JobHandle]) -> None:
     """
     job = runs.get(JOB)
     if job is None:
-        st.info("Press **Start training**: the curves appear here and move as the network learns.")
+        saved_run()
         return
     snap = job.snapshot()
     share, line = progress_text(snap, job.config.batch_size)
@@ -373,6 +373,25 @@ def draw_run(runs: dict[str, JobHandle]) -> None:
     elif snap.note:
         st.info(snap.note)
     st.plotly_chart(live_curves(job).update(snap.history), key="train.curves")
+
+
+def saved_run() -> None:
+    """With no run in this server's memory: the workspace's last Train run, as it was saved
+    (after a server restart, say), or how to start one."""
+    record = runs.previous("")
+    if record is None:
+        st.info("Press **Start training**: the curves appear here and move as the network learns.")
+        return
+    accuracy = record.metrics.get("validation_accuracy")
+    score = f", validation accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    st.info(
+        f"Your last run, **{record.name}** ({record.status}{score}), saved with your work. "
+        "Press **Start training** for a new one; it is drawn over this."
+    )
+    curves = results.remembered(
+        PAGE, "saved_curves", record.id, lambda: LiveCurves().update(record.history)
+    )
+    st.plotly_chart(curves, key="train.curves")
 
 
 def lr_plan(job: JobHandle | None) -> None:
@@ -412,7 +431,12 @@ def evaluation(result: TrainingResult) -> None:
     wrong = result.misclassified
     st.markdown(f"**Misclassified validation images** ({len(wrong)} shown; true → predicted)")
     if wrong:
-        st.image([w[0] for w in wrong], caption=[w[1] for w in wrong], width=72)
+        st.image(
+            [w[0] for w in wrong],
+            caption=[w[1] for w in wrong],
+            width=72,
+            alt=[f"Misclassified validation image: {w[1]}" for w in wrong],
+        )
     with st.expander("This run's settings (saved in the checkpoint's metrics)"):
         st.json(result.metrics["config"])
 
