@@ -209,3 +209,33 @@ def test_a_database_that_cannot_be_reached_turns_saving_off_with_one_message(mon
     load(at, chosen)
     assert at.session_state[state.NETWORK] == PRESETS[chosen].spec  # the app goes on
     assert not at.warning, "said once, not on every page"
+
+
+def _jobs_tab() -> None:
+    """A page that starts a tiny run in one tab and lists the workspace's runs in any tab."""
+    import streamlit as st
+
+    from tests.test_executor import tiny
+    from ui import jobs, state
+
+    state.init()
+    if st.button("Go", key="go"):
+        jobs.submit("train/run", tiny("shared", n=32, epochs=1))
+    job = jobs.get("train/run")
+    st.caption(f"{job.status if job is not None else 'none'}")
+
+
+def test_a_run_started_in_one_tab_can_be_watched_from_another_tab_of_the_workspace():
+    ws = WorkspaceStore.new_id()
+    tabs = []
+    for _ in range(2):
+        at = AppTest.from_function(_jobs_tab, default_timeout=PAGE_TIMEOUT_S)
+        at.session_state[workspace.ID] = ws
+        tabs.append(at.run())
+    stranger = AppTest.from_function(_jobs_tab, default_timeout=PAGE_TIMEOUT_S)
+    stranger.session_state[workspace.ID] = WorkspaceStore.new_id()
+    stranger.run()
+    tabs[0].button(key="go").click().run()
+    tabs[1].run()
+    assert tabs[1].caption[0].value in ("queued", "running", "finished"), tabs[1].caption[0].value
+    assert stranger.run().caption[0].value == "none"  # another workspace sees nothing of it
