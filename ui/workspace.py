@@ -48,6 +48,7 @@ ID = "_ws.id"  # this session's workspace id
 _SAVED = "_ws.saved"  # name -> the text last written or read, so an unchanged value is not written
 _RUNS = "_ws.runs"  # run id -> (record text, model's update time, RunRecord) as last read
 _VERSION = "_ws.version"  # the store's version when this session last read the runs
+_USAGE = "_ws.usage"  # (anything saved?, how much) as last read, for the sidebar panel
 _NOTICE = "_ws.notice"  # a message for the student (a quota reached, a part not restored)
 _KEEP_ON_SWITCH = ("sidebar.", "present", "_present.", "_ws.upload", "_ws.opened", _NOTICE)
 RUN_FIELD = "run/"  # + a run's id: its record as JSON text
@@ -166,6 +167,7 @@ def _save(change: Callable[[WorkspaceStore, str], None], what: str) -> bool:
     held = store()
     if held is None:
         return False
+    st.session_state.pop(_USAGE, None)  # what the panel says is read again after a write
     try:
         change(held, current_id())
     except QuotaError as err:
@@ -243,6 +245,7 @@ def saved_runs() -> tuple[list[RunRecord], set[str]] | None:
         _LOG.error("reading the runs failed: %s", err)
         return None
     ss[_VERSION] = version
+    ss.pop(_USAGE, None)
     before = set(ss.get(_RUNS, {}))
     records = _records(held, ws, fields, models)
     return records, before - {r.id for r in records}
@@ -271,28 +274,39 @@ def _records(held: WorkspaceStore, ws: str, fields: dict[str, str], models: dict
 # Moving between workspaces ---------------------------------------------------------------------
 
 
+def _usage() -> tuple[bool, str]:
+    """Whether anything is saved, and how much: read from the store once after each write of
+    this tab (or a re-read of its runs), not at every run of every page."""
+    ss = st.session_state
+    if _USAGE not in ss:
+        held = store()
+        if held is None:
+            return False, "Saving is off on this server."
+        try:
+            ws = current_id()
+            exists = held.exists(ws)
+            used = held.usage(ws) if exists else None
+        except CNNLabError:
+            return False, ""
+        quota = held.quota
+        text = (
+            f"{used.bytes / 2**20:.1f} MB of {quota.max_bytes / 2**20:.0f} MB, "
+            f"{used.runs} of {quota.max_runs} runs"
+            if used is not None
+            else ""
+        )
+        ss[_USAGE] = (exists, text)
+    return ss[_USAGE]
+
+
 def usage_text() -> str:
-    held = store()
-    if held is None:
-        return "Saving is off on this server."
-    try:
-        used = held.usage(current_id())
-    except CNNLabError:
-        return ""
-    quota = held.quota
-    return (
-        f"{used.bytes / 2**20:.1f} MB of {quota.max_bytes / 2**20:.0f} MB, "
-        f"{used.runs} of {quota.max_runs} runs"
-    )
+    """How much this workspace holds against its quota ("" when nothing is saved yet)."""
+    return _usage()[1]
 
 
 def has_saved() -> bool:
     """Whether anything of this workspace is saved yet."""
-    held = store()
-    try:
-        return held is not None and held.exists(current_id())
-    except CNNLabError:
-        return False
+    return _usage()[0]
 
 
 def export() -> bytes:

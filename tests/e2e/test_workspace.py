@@ -55,14 +55,14 @@ def _expect_the_run_and_its_model(page) -> None:
 def test_a_run_and_its_model_survive_a_reload_and_a_server_restart(monkeypatch, tmp_path, page):
     server = _started(monkeypatch, tmp_path)
     try:
-        goto(page, f"{server.url}/train")
+        goto(page, f"{server.url}/train", timeout=120_000)
         _train_briefly(page)
         _expect_the_run_and_its_model(page)
         cookie = _workspace_cookie(page)
         assert cookie, "the browser keeps a workspace id"
 
         page.reload(wait_until="domcontentloaded")
-        goto(page, f"{server.url}/train")
+        goto(page, f"{server.url}/train", timeout=120_000)
         expect(page.locator(MAIN).get_by_text(re.compile(r"Stopped at step"))).to_be_visible()
         _expect_the_run_and_its_model(page)
     finally:
@@ -71,7 +71,7 @@ def test_a_run_and_its_model_survive_a_reload_and_a_server_restart(monkeypatch, 
     again = AppServer()  # the teacher restarts the server (on another port: same host, cookie)
     try:
         again.wait_until_healthy()
-        goto(page, f"{again.url}/train")
+        goto(page, f"{again.url}/train", timeout=120_000)
         main = page.locator(MAIN)
         expect(
             main.get_by_text(re.compile(r"Your last run, .*saved with your work"))
@@ -79,7 +79,7 @@ def test_a_run_and_its_model_survive_a_reload_and_a_server_restart(monkeypatch, 
         _expect_the_run_and_its_model(page)
         assert _workspace_cookie(page) == cookie
         goto(page, f"{again.url}/experiments")  # Compare runs lists it too
-        expect(main.get_by_text(re.compile(r"Stopped|stopped")).first).to_be_visible()
+        expect(main.get_by_text("1. your network").first).to_be_visible()
     finally:
         again.stop()
 
@@ -94,24 +94,24 @@ def test_a_shared_network_link_opens_with_a_fresh_workspace(
     try:
         mine = teacher.new_page()
         goto(mine, link)
-        expect(mine.get_by_label("height")).to_have_value("32")
+        expect(mine.get_by_label("height")).to_have_value("32", timeout=60_000)
         # the teacher goes on to another network; their workspace keeps it
         mine.locator(MAIN).get_by_label("Start from a preset").click()
         mine.get_by_role("option", name="ConvNetJS MNIST").click()
-        click_and_wait(mine, mine.locator(MAIN).get_by_role("button", name="Load"))
-        expect(mine.get_by_label("height")).to_have_value("24")
+        click_and_wait(mine, mine.locator(MAIN).get_by_role("button", name="Load", exact=True))
+        expect(mine.get_by_label("height")).to_have_value("24", timeout=60_000)
         teacher_id = _workspace_cookie(mine)
         assert teacher_id and teacher_id not in link
 
         theirs = student.new_page()
         goto(theirs, link)
-        expect(theirs.get_by_label("height")).to_have_value("32")  # the link's network
+        # the link's network
+        expect(theirs.get_by_label("height")).to_have_value("32", timeout=60_000)
         student_id = _workspace_cookie(theirs)
         assert student_id and student_id != teacher_id  # a workspace of their own
-        theirs.get_by_text("💾 Your work").click()
-        expect(
-            theirs.get_by_text(re.compile(r"Nothing is saved yet|Saved: 0\.0 MB"))
-        ).to_be_visible()
+        theirs.get_by_role("button", name="💾 Your work").click()
+        said = theirs.get_by_text(re.compile(r"Nothing is saved yet|Saved: 0\.0 MB"))
+        expect(said).to_be_visible(timeout=30_000)
         expect(theirs.locator(EXCEPTION)).to_have_count(0)
     finally:
         teacher.close()
