@@ -35,7 +35,12 @@ with left:
     )
 with right:
     st.subheader("Your image")
-    st.image(preview(state.current_image()), caption=state.current_image_name(), width=220)
+    st.image(
+        preview(state.current_image()),
+        caption=state.current_image_name(),
+        width=220,
+        alt=f"Your image: {state.current_image_name()}",
+    )
 
 st.subheader("Pages")
 pages = [p for p in available_pages() if p.path != "app.py"]

@@ -1,6 +1,7 @@
 """A class opening the same page at once: server CPU per page open, the slowest tab, memory.
 
     python -m benchmarks.classroom_load [--tabs 10 30] [--pages home,build,convolution,...]
+        [--profile stacks.txt]    # py-spy's folded stacks of the server while the tabs run
 
 Starts the app (`AppServer`), opens every page once to warm it (imports, shared caches), then
 for each class size N opens N headless-Chromium tabs at once, each its own browser context and
@@ -16,8 +17,12 @@ open, ≤ 30 MB per idle session.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.app_server import CHROMIUM_FLAGS, CHROMIUM_PATH, WINDOW, AppServer, cpu_seconds
@@ -42,6 +47,8 @@ def open_tabs(browser, server: AppServer, page: str, n: int) -> tuple[float, flo
     """`n` new sessions open `page` at once, each downloading the app as a first visit does:
     (server CPU s, the slowest tab's s, the tabs)."""
     tabs = [browser.new_context(viewport=WINDOW).new_page() for _ in range(n)]
+    for tab in tabs:
+        tab.set_default_timeout(600_000)  # a 2-core machine shared with others can be slow
     cpu0, start = cpu_seconds(server.pid), time.monotonic()
     for tab in tabs:
         tab.goto(_url(server, page), wait_until="commit")
@@ -77,7 +84,34 @@ def navigate(server: AppServer, tabs: list, page: str) -> tuple[float, float]:
     return cpu_seconds(server.pid) - cpu0, slowest
 
 
-def measure(pages: list[str], sizes: list[int]) -> None:
+@contextlib.contextmanager
+def profiled(pid: int, out: str | None) -> Iterator[None]:
+    """Sample the server's stacks with py-spy into `out` (folded, one stack a line) meanwhile."""
+    if not out:
+        yield
+        return
+    args = [
+        "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--gil",
+        "--format",
+        "raw",
+        "-o",
+        out,
+        "--rate",
+        "100",
+    ]
+    spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        spy.wait(30)
+
+
+def measure(pages: list[str], sizes: list[int], profile: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     with AppServer() as server, sync_playwright() as pw:
@@ -86,27 +120,33 @@ def measure(pages: list[str], sizes: list[int]) -> None:
         for page in pages[1:]:
             navigate(server, warm, page)
         warm[0].context.close()
-        head = ("tabs", "page", "CPU s/open", "slowest tab s", "MB/session")
-        print(f"{head[0]:>4} {head[1]:<24} {head[2]:>11} {head[3]:>14} {head[4]:>11}")
-        per_open: dict[int, list[float]] = {}
-        for n in [1, *sizes]:
-            rss0 = resident_mb(server.pid)
-            cpu, slowest, tabs = open_tabs(browser, server, "home", n)
-            mb = (resident_mb(server.pid) - rss0) / n
-            print(f"{n:>4} {'home, first visit':<24} {cpu / n:>11.3f} {slowest:>14.1f} {mb:>11.1f}")
-            previous = "home"
-            for page in [p for p in pages if p != "home"] + ["home"]:
-                if page == previous:
-                    continue
-                cpu, slowest = navigate(server, tabs, page)
-                per_open.setdefault(n, []).append(cpu / n)
-                print(f"{n:>4} {page:<24} {cpu / n:>11.3f} {slowest:>14.1f}")
-                previous = page
-            idle = (resident_mb(server.pid) - rss0) / n
-            print(f"{n:>4} {'(memory per open session)':<24} {'':>11} {'':>14} {idle:>11.1f}")
-            for tab in tabs:
-                tab.context.close()
+        with profiled(server.pid, profile):
+            _measure_sizes(browser, server, pages, sizes)
         browser.close()
+
+
+def _measure_sizes(browser, server: AppServer, pages: list[str], sizes: list[int]) -> None:
+    """The table: for each class size, a first visit, every page clicked at once, memory."""
+    head = ("tabs", "page", "CPU s/open", "slowest tab s", "MB/session")
+    print(f"{head[0]:>4} {head[1]:<24} {head[2]:>11} {head[3]:>14} {head[4]:>11}")
+    per_open: dict[int, list[float]] = {}
+    for n in [1, *sizes]:
+        rss0 = resident_mb(server.pid)
+        cpu, slowest, tabs = open_tabs(browser, server, "home", n)
+        mb = (resident_mb(server.pid) - rss0) / n
+        print(f"{n:>4} {'home, first visit':<24} {cpu / n:>11.3f} {slowest:>14.1f} {mb:>11.1f}")
+        previous = "home"
+        for page in [p for p in pages if p != "home"] + ["home"]:
+            if page == previous:
+                continue
+            cpu, slowest = navigate(server, tabs, page)
+            per_open.setdefault(n, []).append(cpu / n)
+            print(f"{n:>4} {page:<24} {cpu / n:>11.3f} {slowest:>14.1f}")
+            previous = page
+        idle = (resident_mb(server.pid) - rss0) / n
+        print(f"{n:>4} {'(memory per open session)':<24} {'':>11} {'':>14} {idle:>11.1f}")
+        for tab in tabs:
+            tab.context.close()
     for n, values in per_open.items():
         print(
             f"{n} tabs: median server CPU per page change {statistics.median(values):.3f} s "
@@ -118,8 +158,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tabs", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--pages", default=",".join(DEFAULT_PAGES))
+    parser.add_argument("--profile", help="write py-spy's folded stacks of the server here")
     args = parser.parse_args()
-    measure(args.pages.split(","), args.tabs)
+    sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured
+    measure(args.pages.split(","), args.tabs, args.profile)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ with left:
 right.plotly_chart(
     probabilities_figure(names, read.probabilities, highlight=target), key="attention.probs"
 )
+right.caption(f"Probability of {names[target]}: {float(read.probabilities[target]):.1%}.")
 
 st.subheader("Where: spatial attention and Grad-CAM")
 try:

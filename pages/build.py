@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.network.codegen import to_pytorch_code
 from models.network.geometry import analyze
-from ui import frame, glossary, state
+from ui import frame, glossary, results, state
 from ui.panels import build as panels
 from viz.network import network_figure
 
@@ -31,8 +31,8 @@ with edit_col:
 
 infos = analyze(current)
 pick = panels.selected_layer(len(infos))
-picture.plotly_chart(
-    network_figure(infos, current.input_shape, None if pick is None else pick + 1),
+picture.plotly_chart(  # one figure per network and pick for every session
+    results.shared(network_figure, infos, current.input_shape, None if pick is None else pick + 1),
     key="build.figure",
 )
 with view_col:

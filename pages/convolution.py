@@ -1,13 +1,11 @@
 """Convolution: a kernel slid over numbers and over your image; padding, stride, dilation."""
 
-from dataclasses import replace
-
 import streamlit as st
 
 from models.network import formulas
 from models.operations import convolution as conv
 from models.operations import kernels as kern
-from ui import frame, glossary, state
+from ui import frame, glossary, results, state
 from ui.panels import convolution as panels
 from viz import convolution as cviz
 
@@ -49,9 +47,8 @@ def dilation_tab() -> None:
     k = c[0].slider("Kernel size", 1, conv.MAX_KERNEL_SIDE, 3, key="convolution.dil_kernel")
     rate = c[0].slider("Dilation rate", 1, 8, 2, key="convolution.rate")
     c[0].latex(formulas.dilated_extent(k, rate).display)
-    c[0].plotly_chart(
-        cviz.footprint_figure(kern.dilated_footprint(k, rate)), key="convolution.footprint"
-    )
+    footprint = kern.dilated_footprint(k, rate)
+    c[0].plotly_chart(results.shared(cviz.footprint_figure, footprint), key="convolution.footprint")
     text = c[1].text_input(
         "Rates of a stack of stride-1 layers",
         "1, 2, 4, 8",
@@ -59,46 +56,46 @@ def dilation_tab() -> None:
         key="convolution.rates",
     )
     try:
-        stack = kern.compute_dilated_stack(k, kern.parse_rates(text))
+        stack = results.shared(kern.compute_dilated_stack, k, kern.parse_rates(text))
     except conv.ConvolutionError as err:
         c[1].error(str(err))
         return
     c[1].plotly_chart(
-        cviz.receptive_field_figure(stack.fields, stack.plain_fields), key="convolution.rf_growth"
+        results.shared(cviz.receptive_field_figure, stack.fields, stack.plain_fields),
+        key="convolution.rf_growth",
     )
-    st.plotly_chart(cviz.paths_figure(stack.paths, stack.seen_share), key="convolution.paths")
+    st.plotly_chart(
+        results.shared(cviz.paths_figure, stack.paths, stack.seen_share), key="convolution.paths"
+    )
 
 
 @st.fragment
 def image_tab() -> None:
     spec, bias, relu, picks = panels.image_controls()
-    try:
-        pixels = kern.image_array(state.current_image())
-        kernel = kern.build_kernel(spec)
-        result = kern.apply_kernel(pixels, kernel, bias, relu)
-        layer = kern.compute_layer(pixels, [replace(spec, name=pick) for pick in picks], relu)
+    try:  # built once per image and settings for every session (ui/panels/convolution.py)
+        view = panels.image_view(state.current_image(), spec, bias, relu, picks)
     except conv.ConvolutionError as err:
         st.error(str(err))
         return
-    st.plotly_chart(cviz.kernel_figure(kernel), key="convolution.kernel_chart")
-    st.plotly_chart(
-        cviz.response_figure(result.channels, result.summed), key="convolution.response"
-    )
+    st.plotly_chart(view.kernel_figure, key="convolution.kernel_chart")
+    st.plotly_chart(view.response_figure, key="convolution.response")
     st.download_button(
         "Download the summed map (PNG)",
-        kern.map_png(result.summed),
+        view.summed_png,
         "response.png",
         "image/png",
         key="convolution.download_map",
     )
-    st.plotly_chart(cviz.maps_figure(layer.maps, picks), key="convolution.layer_chart")
-    panels.show_sharing(layer, len(picks), pixels.shape[1:])
+    st.plotly_chart(view.layer_figure, key="convolution.layer_chart")
+    panels.show_sharing(view.layer, len(picks), view.shape)
 
 
-tabs = st.tabs(["Step by step", "Dilated kernels", "Kernels on your image"])
+# Only the open tab runs (a click on another reruns the page): a third of the work per visit.
+tabs = st.tabs(list(panels.TABS), key="convolution.tab", on_change="rerun")
 for tab, draw in zip(tabs, (step_tab, dilation_tab, image_tab), strict=True):
-    with tab:
-        draw()
+    if tab.open is not False:
+        with tab:
+            draw()
 
 with st.expander("Go deeper"):
     st.latex(r"y_{r,c} = b + \sum_{i,j} x_{rS + iD,\; cS + jD}\; w_{i,j}")

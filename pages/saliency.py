@@ -58,6 +58,7 @@ with left:
     )
 with right:
     st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target), key="saliency.probs")
+    st.caption(f"Probability of {names[int(target)]}: {float(probs[int(target)]):.1%}.")
 requests = panel.settings_panel(chosen, bundle)
 pressed = st.button("Explain", type="primary", key="saliency.run")
 results = panel.maps(bundle, image, x, int(target), requests, pressed)

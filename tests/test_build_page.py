@@ -89,7 +89,7 @@ def test_an_added_layer_that_would_break_the_network_is_refused_with_the_reason(
 
 
 def test_the_download_is_the_network_as_json(build_page):
-    button = build_page.get("download_button")
+    button = build_page.main.get("download_button")
     assert button, "no download buttons found"
     spec = build_page.session_state["network"]
     assert NetworkSpec.from_json(spec.to_json()) == spec

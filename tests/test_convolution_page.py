@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.operations import convolution as conv
 from models.operations import kernels as kern
+from ui.panels.convolution import TABS
 
 
 @pytest.fixture
@@ -20,6 +21,22 @@ def _window(at: AppTest) -> str:
 
 def _errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Click a tab: the page runs again with only that tab's content."""
+    at.session_state["convolution.tab"] = label
+    return at.run()
+
+
+def test_only_the_open_tab_runs_and_another_tab_opens_on_a_click(page):
+    keys = [s.key for s in page.slider]
+    assert "convolution.rows" in keys and "convolution.rate" not in keys  # the others wait
+    _open_tab(page, TABS[1])
+    keys = [s.key for s in page.slider]
+    assert "convolution.rate" in keys and "convolution.rows" not in keys
+    _open_tab(page, TABS[2])
+    assert not page.exception and page.slider(key="convolution.sigma").value == 1.0
 
 
 def test_the_page_opens_on_a_working_step_with_its_formula(page):
@@ -112,6 +129,7 @@ def test_play_advances_the_window_and_pause_stops_it(page):
 
 
 def test_the_dilation_tab_reports_fields_and_refuses_bad_rates(page):
+    _open_tab(page, TABS[1])
     page.slider(key="convolution.dil_kernel").set_value(5).run()
     page.slider(key="convolution.rate").set_value(3).run()
     assert any(r"3\cdot (5 - 1) + 1 = 13" in latex.value for latex in page.latex)
@@ -122,6 +140,7 @@ def test_the_dilation_tab_reports_fields_and_refuses_bad_rates(page):
 
 
 def test_the_image_tab_drives_every_control_and_counts_parameters(page):
+    _open_tab(page, TABS[2])
     for name in kern.KERNELS:
         page.selectbox(key="convolution.image_kernel").select(name).run()
         assert not page.exception and not _errors(page)
@@ -140,6 +159,7 @@ def test_the_image_tab_drives_every_control_and_counts_parameters(page):
 
 
 def test_the_image_tab_explains_bad_choices(page):
+    _open_tab(page, TABS[2])
     page.multiselect(key="convolution.layer").set_value([]).run()
     assert any("at least one kernel" in e for e in _errors(page))
     page.multiselect(key="convolution.layer").set_value(["Sobel x"]).run()

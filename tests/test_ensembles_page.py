@@ -27,11 +27,11 @@ def test_five_members_train_and_are_compared_with_their_ensemble(open_page, monk
     at.button(key="ensembles.run").click().run()
     assert not at.exception, at.exception
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not at.get("download_button"):
+    while time.monotonic() < deadline and not at.main.get("download_button"):
         time.sleep(1)
         at.run()
     assert not at.exception, at.exception
-    assert at.get("download_button"), "the results after every member ended"
+    assert at.main.get("download_button"), "the results after every member ended"
     assert any("You predicted" in s.value for s in at.success)
     caption = next(c.value for c in at.caption if c.value.startswith("Validation accuracy on"))
     assert "20 images" in caption and "majority vote" in caption

@@ -53,7 +53,7 @@ def test_feature_visualization_runs_and_offers_a_download(filters_page):
     assert not filters_page.exception
     assert any("filters.curve" in k for k in _chart_keys(filters_page))
     assert any("on this image" in c.value for c in filters_page.caption)
-    assert len(filters_page.get("download_button")) == 1
+    assert len(filters_page.main.get("download_button")) == 1
 
 
 def test_a_channel_beyond_the_new_layers_filters_falls_back_to_channel_zero(filters_page):

@@ -61,5 +61,5 @@ def test_the_four_runs_end_in_recall_bars_scores_and_a_verdict(imbalance_page):
     text = " ".join(m.value for m in at.markdown)
     assert "Plain cross-entropy scored" in text and "balanced accuracy" in text
     assert "one image moves its bar by 25%" in _captions(at)  # 4 validation pentagons
-    assert len(at.get("download_button")) == 2
+    assert len(at.main.get("download_button")) == 2
     assert not at.warning, "every method handed over a model"

@@ -12,6 +12,7 @@ from models.errors import CNNLabError
 from ui import links
 from ui.links import LINKABLE, OneOf, Real, Whole
 from ui.nav import ROOT
+from ui.panels.convolution import TABS
 
 REGISTERED = [
     (page, key, parser) for page, keys in LINKABLE.items() for key, parser in keys.items()
@@ -156,15 +157,28 @@ def _value_for(parser) -> object:
 LINKED_PAGES = [page for page, keys in LINKABLE.items() if keys and page != "lessons"]
 
 
+TABBED = {"convolution": TABS}  # pages that draw only the open tab ("<page>.tab" picks it)
+
+
 @pytest.mark.parametrize("page", LINKED_PAGES)
 def test_every_registered_key_is_a_widget_that_takes_the_linked_value(open_page, page):
     wanted = {f"{page}.{key}": _value_for(parser) for key, parser in LINKABLE[page].items()}
     at = open_page(page, query_params={k: links._text(v) for k, v in wanted.items()})
     assert not at.exception and not at.error, [e.value for e in at.error]
-    widgets = _widget_keys(at)
-    for key, value in wanted.items():
-        assert key in widgets, f"{key} is registered but the page has no such widget"
-        assert at.session_state[key] == value, key
+    tab_key = f"{page}.tab"
+    if tab_key in wanted:  # the link opened its tab
+        assert at.session_state[tab_key] == wanted.pop(tab_key)
+    seen: set[str] = set()
+    for tab in TABBED.get(page, (None,)):
+        if tab is not None:
+            at.session_state[tab_key] = tab
+            at.run()
+        widgets = _widget_keys(at)
+        for key in wanted.keys() & widgets:
+            assert at.session_state[key] == wanted[key], key
+            seen.add(key)
+    missing = sorted(wanted.keys() - seen)
+    assert not missing, f"{missing} are registered but the page has no such widget"
 
 
 def test_the_same_link_opened_again_after_another_page_sets_the_page_again(open_page):

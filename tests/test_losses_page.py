@@ -77,4 +77,4 @@ def test_three_classes_still_work_and_the_table_can_be_downloaded(losses_page):
     assert not losses_page.exception and not losses_page.error
     table = _table(losses_page, "loss")
     assert len(table) == 5 and len(table.columns) == 4  # loss + 3 gradients
-    assert losses_page.get("download_button")
+    assert losses_page.main.get("download_button")

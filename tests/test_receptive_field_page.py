@@ -78,7 +78,7 @@ def test_effective_field_button_draws_heatmaps_and_offers_a_download(rf_page):
     assert not at.error
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) >= 5  # map, box, growth, one effective field, mass share
-    assert at.get("download_button")
+    assert at.main.get("download_button")
 
 
 def test_go_deeper_writes_the_field_rule_the_convolution_page_writes(rf_page):

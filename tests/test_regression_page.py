@@ -46,7 +46,7 @@ def test_the_angle_heads_train_and_the_verdict_quotes_the_measured_errors(regres
     at.button(key="regression.run").click().run()
     assert not at.exception, at.exception
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not at.get("download_button"):
+    while time.monotonic() < deadline and not at.main.get("download_button"):
         time.sleep(1)
         at.run()
     assert not at.exception, at.exception
@@ -56,7 +56,7 @@ def test_the_angle_heads_train_and_the_verdict_quotes_the_measured_errors(regres
     keys = {c.proto.id for c in at.get("plotly_chart")}
     for part in ("summary", "scatter", "errors"):
         assert any(part in k for k in keys), part
-    assert len(at.get("download_button")) == 4  # the predictions and three models
+    assert len(at.main.get("download_button")) == 4  # the predictions and three models
 
 
 @pytest.mark.parametrize("target", ["size", "angle", "position"])

@@ -65,11 +65,11 @@ def test_a_comparison_runs_to_marked_curves_and_a_reveal(page, monkeypatch):
     page.button(key="regularization.overfit.run").click().run()
     assert not page.exception, page.exception
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not page.get("download_button"):
+    while time.monotonic() < deadline and not page.main.get("download_button"):
         time.sleep(1)
         page.run()
     assert not page.exception, page.exception
-    assert page.get("download_button"), "the results after every run ended"
+    assert page.main.get("download_button"), "the results after every run ended"
     assert any("You predicted **none**" in s.value for s in page.success)
     assert any("★ the lowest validation loss" in c.value for c in page.caption)
     assert any("kept the lowest validation loss" in m.value for m in page.markdown)

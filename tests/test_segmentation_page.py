@@ -68,7 +68,7 @@ def test_training_with_and_without_skips_shows_masks_downloads_and_the_answer(se
     _train(at, "U-Net with skips")
     assert any("U-Net with skips**: mean IoU" in m.value for m in at.markdown)
     assert any("segmentation.preview" in k for k in _chart_keys(at))
-    labels = {b.label for b in at.get("download_button")}
+    labels = {b.label for b in at.main.get("download_button")}
     assert {"IoU per image (CSV)", "Masks (PNG)", "Weights (.pt)", "Run (JSON)"} <= labels
     assert any("Flip **Skip connections**" in i.value for i in at.info)
     at.toggle(key="segmentation.skips").set_value(False).run()

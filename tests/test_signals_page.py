@@ -47,7 +47,7 @@ def test_both_networks_train_and_the_results_are_explained_from_their_accuracies
     at.button(key="signals.run").click().run()
     assert not at.exception, at.exception
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not at.get("download_button"):
+    while time.monotonic() < deadline and not at.main.get("download_button"):
         time.sleep(1)
         at.run()
     assert not at.exception, at.exception
@@ -57,4 +57,4 @@ def test_both_networks_train_and_the_results_are_explained_from_their_accuracies
     keys = {c.proto.id for c in at.get("plotly_chart")}
     for part in ("accuracy", "kernels", "maps"):
         assert any(part in k for k in keys), part
-    assert len(at.get("download_button")) == 3
+    assert len(at.main.get("download_button")) == 3

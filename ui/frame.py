@@ -14,7 +14,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from models.errors import CNNLabError
 from models.settings import positive_setting
-from ui import presenter, state
+from ui import presenter, responsive, server, state, workspace_panel
 from ui.image_picker import image_picker
 from ui.links import apply_link
 from ui.nav import available_pages
@@ -22,12 +22,14 @@ from ui.nav import available_pages
 
 @st.cache_resource
 def _configure_process() -> bool:
-    """Process-wide settings, once per server (torch's thread count is global)."""
+    """Process-wide settings, once per server (torch's thread count is global), and the
+    server adjustments of `ui.server` (static files compressed once, no watchers on reconnect)."""
     import torch
 
     threads = int(positive_setting("CNNLAB_TORCH_THREADS", 0))
     if threads > 0:
         torch.set_num_threads(threads)
+    server.install()
     return True
 
 
@@ -81,11 +83,14 @@ def frame(title: str, intro: str | None = None) -> None:
     with st.sidebar:
         st.markdown("### CNN Lab")
         presenter.toggle()
+        responsive.apply()  # phones and tablets: style sheet, window width (ui/responsive.py)
         sidebar_navigation()
         st.divider()
         image_picker()
+        workspace_panel.sidebar()
     st.title(title)
     if state.LINK_ERROR in st.session_state:
         st.error(f"The shared link could not be opened: {st.session_state.pop(state.LINK_ERROR)}")
+    workspace_panel.show_notice()
     if intro:
         st.markdown(intro)

@@ -1,8 +1,8 @@
 """The sidebar's image picker: a built-in sample, an upload or the camera.
 
 An upload is decoded once, when its `file_id` is new, into an image already shrunk to a
-displayable size (`load_image`), and its sidebar thumbnail is encoded once per image: a rerun
-neither decodes nor encodes anything.
+displayable size (`load_image`), and its sidebar thumbnail is encoded once per image, for
+every session (`results.shared`): a rerun neither decodes nor encodes anything.
 """
 
 from __future__ import annotations
@@ -71,13 +71,18 @@ def image_picker() -> None:
         preview(image),
         caption=f"{state.current_image_name()} · {image.width}×{image.height}",
         width="stretch",
+        alt=f"Your image: {state.current_image_name()}",
     )
 
 
 def preview(image: Image.Image) -> bytes:
-    """The image's thumbnail, encoded when the session's image changes, not on every rerun.
+    """The image's thumbnail, encoded once per image for every session, not on every rerun.
 
     Given a PIL image, st.image encodes it at full size on every run (1.2 s for 40 megapixels);
-    given small JPEG bytes, it sends them on as they are.
+    given small JPEG bytes, it sends them on as they are. A class on the same sample image
+    shares one encoding (and one copy of its bytes).
     """
-    return results.remembered("image_picker", "preview", image, lambda: preview_bytes(image))
+    # The session keeps a reference to the shared bytes, not a copy.
+    return results.remembered(
+        "image_picker", "preview", image, lambda: results.shared(preview_bytes, image)
+    )

@@ -144,6 +144,7 @@ LINKABLE: dict[str, dict[str, Parser]] = {
         "image_kernel": OneOf("the image kernel", _KERNELS),
         "relu": Switch("ReLU"),
         "rate": Whole("the dilation rate", 1, 8),
+        "tab": OneOf("the tab", ("Step by step", "Dilated kernels", "Kernels on your image")),
     },
     "pooling": {
         "mode": OneOf("the pooling mode", ("max", "avg", "lp")),

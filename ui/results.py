@@ -1,15 +1,19 @@
 """Compute when the inputs change (or on a button press), and remember the result.
 
-The one memo every page uses. A result is stored in `st.session_state["_<page>.<name>"]` with
-a key made from the inputs' *values*: a spec's JSON, an image's digest, a bundle's token,
-settings. Never `id()`, which Python reuses after garbage collection, so an id-keyed memo can
-hand back a result computed for another object.
+The one memo every page uses: `remembered` and `on_press` per session, `shared` for pure
+results that every session may reuse (figures of shipped models and sample images).
+A session's result is stored in `st.session_state["_<page>.<name>"]` with a key made from
+the inputs' *values*: a spec's JSON, an image's digest, a bundle's token, settings. Never
+`id()`, which Python reuses after garbage collection, so an id-keyed memo can hand back a
+result computed for another object.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +23,7 @@ import torch
 from PIL import Image
 
 from models.bundle import ModelBundle
+from viz import narrow
 
 T = TypeVar("T")
 _DIGEST = "cnnlab.digest"  # an image's digest, kept in its `info` so it is computed once
@@ -84,6 +89,49 @@ def on_press(
         st.session_state[slot] = (key, compute())
     stored = st.session_state.get(slot)
     return stored[1] if stored is not None and stored[0] == key else None
+
+
+class _Shared:
+    """A bounded, thread-safe map from a key to a result, oldest use dropped first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.lock = threading.Lock()
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get_or_build(self, key: Any, build: Callable[[], T]) -> T:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = build()  # outside the lock: two sessions may build the same value once each
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.max_entries:
+                self.items.popitem(last=False)
+        return value
+
+
+SHARED_ENTRIES = 256  # figures and results kept for every session; the least recently used go
+
+
+@st.cache_resource
+def _shared_store() -> _Shared:
+    return _Shared(SHARED_ENTRIES)
+
+
+def shared(build: Callable[..., T], *args: Any) -> T:
+    """`build(*args)`, made once per distinct value of `args` for every session on the server.
+
+    For pure functions of values: a viz figure factory, or a computation on a sample image.
+    When 30 students open a page on its defaults, the figures are built once, not 30 times.
+    The object returned is shared, so it must never be modified (st.plotly_chart copies a
+    figure before sending it). Keys are the arguments' values (`value_key`), never `id()`.
+    """
+    # the function itself (two closures never share a key), and the screen's layout bucket: a
+    # phone's stacked figure is not a laptop's (viz/narrow.py)
+    key = (build, value_key(args), narrow.layout_key())
+    return _shared_store().get_or_build(key, lambda: build(*args))
 
 
 def forget(page: str, name: str) -> None:

@@ -164,6 +164,8 @@ def write_cookie() -> None:
 
 
 def _save(change: Callable[[WorkspaceStore, str], None], what: str) -> bool:
+    if ID not in st.session_state:  # a bare script that never began a workspace keeps nothing
+        return False
     held = store()
     if held is None:
         return False

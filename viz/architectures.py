@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from models.network.architectures import Branch, GroupConv, ResidualCheck
 from viz.theme import ACCENT, ACCENT_2, INK, LAYER_COLORS, MUTED, SERIES, base_layout
 
-# Colour-blind-safe order: blue, orange, purple, cyan, ochre (no red against green).
+# Colour-blind-safe order from the theme: blue, orange, pink, sky blue, near-black.
 PALETTE = [SERIES[0], SERIES[1], SERIES[3], SERIES[5], SERIES[6]]
 
 

@@ -115,9 +115,9 @@ def network_figure(
     )
     data = [fill, cells]
     r0, c0 = ORIGIN["L"]
-    notes.append(_note(c0 - 0.5, r0 + 0.6, f"target y = {y}", theme.MUTED, yanchor="top"))
+    notes.append(_note(c0 - 0.5, r0 + 0.6, f"target y = {y}", theme.MUTED_TEXT, yanchor="top"))
     for label, row in (("forward", 2), ("backward", BACK_ROW + 1)):
-        notes.append(_note(-1.2, row, label, theme.MUTED, textangle=-90, xanchor="center"))
+        notes.append(_note(-1.2, row, label, theme.MUTED_TEXT, textangle=-90, xanchor="center"))
     shapes = []
     for mark in marks:
         x, yy = cell_position(mark.panel, mark.row, mark.col)

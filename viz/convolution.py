@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from models.operations.convolution import HOLE, INPUT, PADDING
 from models.operations.convolution_step import ConvStep
-from viz import theme
+from viz import narrow, theme
 
 # Cell backgrounds of the canvas: input cells white, padding grey, inserted zeros pale orange.
 KIND_COLORS = {INPUT: "#ffffff", PADDING: "#d1d5db", HOLE: "#fde3cc"}
@@ -67,7 +67,7 @@ def _panels(widths: list[float], titles: list[str], gap: float = 0.04, unit: boo
 
 
 def _figure(
-    data: list, layout: dict, title: str = "", height: int = 320, top: int = 0
+    data: list, layout: dict, title: str = "", height: int = 320, top: int = 0, screen=None
 ) -> go.Figure:
     """One go.Figure built from dicts with the theme's look (as theme.base_layout gives it);
     a single constructor call costs far less than a chain of update_layout calls."""
@@ -80,7 +80,7 @@ def _figure(
         "hoverlabel": {"font": {"family": theme.FONT}},
         "height": height,
     }
-    return go.Figure({"data": data, "layout": look | layout})
+    return narrow.fit(go.Figure({"data": data, "layout": look | layout}), screen=screen)
 
 
 def _on(trace: dict, panel: int) -> dict:
@@ -151,8 +151,11 @@ def _window_shapes(step: ConvStep) -> list[dict]:
     return [window, *taps, here | {"name": "output cell"}]
 
 
-def step_figure(step: ConvStep) -> go.Figure:
-    """Canvas with the window, kernel, products and the output filled up to this step."""
+def step_figure(step: ConvStep, screen: str | None = None) -> go.Figure:
+    """Canvas with the window, kernel, products and the output filled up to this step.
+
+    The four panels stand side by side on a laptop and one above the other on a phone
+    (`screen`: "phone", "tablet" or "wide"; None: the screen now, viz/narrow.py)."""
     k = step.taps.shape[0]
     widths = [step.canvas.values.shape[1], k, k, step.output.shape[1]]
     titles = ["Input", "Kernel", f"Products → {_number(step.total)}", "Output"]
@@ -166,7 +169,7 @@ def step_figure(step: ConvStep) -> go.Figure:
     layout = _panels(widths, titles, unit=True) | {"shapes": _window_shapes(step)}
     height = min(140 + 34 * max(step.canvas.values.shape[0], step.output.shape[0]), 900)
     data = [_on(t, i) for i, t in enumerate(traces, start=1)]
-    return _figure(data, layout, height=height, top=40)
+    return _figure(data, layout, height=height, top=40, screen=screen)
 
 
 def _single(trace: dict, title: str, height: int, unit: bool = False, **layout) -> go.Figure:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from models.inspect.gradient_flow import FlowResult
-from viz.theme import MUTED, base_layout
+from viz.theme import MUTED, SERIES, base_layout
 
-# Colour-blind-safe order (blue, orange, purple, cyan, ochre); dashes and markers differ too.
-PALETTE = ["#2563eb", "#f97316", "#9333ea", "#0891b2", "#ca8a04"]
+# The theme's colour-blind-safe series (blue, orange, pink, sky blue, near-black); dashes and
+# markers differ too, so no line is told apart by its colour alone.
+PALETTE = [SERIES[i] for i in (0, 1, 3, 5, 6)]
 MARKERS = ["circle", "square", "diamond", "triangle-up", "x"]
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from models.operations import convolution as conv
 from models.operations import convolution_step as cstep
 from models.operations import kernels as kern
-from ui import state
+from ui import results, state
 from viz import convolution as cviz
+from viz import narrow
 
 SOURCES = ("Random numbers", "Your image", "Type them")
+TABS = ("Step by step", "Dilated kernels", "Kernels on your image")  # "convolution.tab" picks one
 PLAYING = "_convolution.playing"
 DEFAULTS = {
     "rows": 5,
@@ -114,12 +120,13 @@ def show_step(grid: np.ndarray, kernel: np.ndarray, spec: conv.StepSpec, n: int)
         ss["convolution.position"] = position
         if n > 1:
             st.slider("Position (step)", 0, n - 1, key="convolution.position")
-        step = cstep.compute_step(grid, kernel, spec, position)
+        step = results.shared(cstep.compute_step, grid, kernel, spec, position)
         st.caption(
             f"Step {step.position + 1} of {n}: window at row {step.row}, "
             f"column {step.col} (output cell)."
         )
-        st.plotly_chart(cviz.step_figure(step), key="convolution.step_chart")
+        figure = results.shared(cviz.step_figure, step, narrow.layout_key())  # phone: stacked
+        st.plotly_chart(figure, key="convolution.step_chart")
         st.caption(
             "Grey cells are padding, orange ones zeros put between the inputs; blue boxes "
             "are the cells the kernel reads, inside the dashed window."
@@ -158,7 +165,8 @@ def show_sizes(report: conv.SizeReport, shape: tuple[int, int], k: int, dilation
                 f"{axis.pool_ceil.numbers_text} = {axis.pool_ceil.value})."
             )
     if not report.problem:
-        st.plotly_chart(cviz.coverage_figure(report.coverage), key="convolution.coverage")
+        coverage = results.shared(cviz.coverage_figure, report.coverage)
+        st.plotly_chart(coverage, key="convolution.coverage")
 
 
 def image_controls() -> tuple[kern.KernelSpec, float, bool, list[str]]:
@@ -192,3 +200,40 @@ def show_sharing(layer: kern.LayerResult, n_kernels: int, shape: tuple[int, int]
     )
     st.latex(r"\text{conv: }" + layer.conv_formula.display)
     st.latex(r"\text{dense: }" + layer.dense_formula.display)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """What the image tab shows for one image and one set of controls."""
+
+    kernel_figure: go.Figure
+    response_figure: go.Figure  # the kernel on red, green, blue and their sum
+    summed_png: bytes
+    layer_figure: go.Figure  # one map per kernel of the layer
+    layer: kern.LayerResult
+    shape: tuple[int, int]  # (H, W) of the pixels the kernels ran on
+
+
+def _image_view(
+    image: Image.Image, spec: kern.KernelSpec, bias: float, relu: bool, picks: tuple[str, ...]
+) -> ImageView:
+    pixels = kern.image_array(image)
+    kernel = kern.build_kernel(spec)
+    result = kern.apply_kernel(pixels, kernel, bias, relu)
+    layer = kern.compute_layer(pixels, [replace(spec, name=pick) for pick in picks], relu)
+    return ImageView(
+        cviz.kernel_figure(kernel),
+        cviz.response_figure(result.channels, result.summed),
+        kern.map_png(result.summed),
+        cviz.maps_figure(layer.maps, list(picks)),
+        layer,
+        pixels.shape[1:],
+    )
+
+
+def image_view(
+    image: Image.Image, spec: kern.KernelSpec, bias: float, relu: bool, picks: list[str]
+) -> ImageView:
+    """The image tab's figures and numbers, built once per image and settings for every
+    session (a class on the same sample image shares them); ConvolutionError if refused."""
+    return results.shared(_image_view, image, spec, bias, relu, tuple(picks))

@@ -94,7 +94,12 @@ def feature_visualization(bundle: ModelBundle, name: str, n_channels: int) -> No
 def show_synthesized(viz: filt.FeatureViz, name: str, channel: int) -> None:
     left, right = st.columns(2)
     png = filt.to_png(viz.image)
-    left.image(png, caption=f"{name}, channel {channel}", width="stretch")
+    left.image(
+        png,
+        caption=f"{name}, channel {channel}",
+        width="stretch",
+        alt=f"The image synthesised to excite channel {channel} of layer {name}",
+    )
     right.plotly_chart(fiz.ascent_curve_figure(viz.curve), key="filters.curve")
     right.caption(
         f"Mean activation of the channel: {viz.start:.3f} on the starting noise, "

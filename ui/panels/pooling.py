@@ -114,6 +114,13 @@ def global_and_pyramid() -> None:
     st.markdown("**Global pooling** turns each channel into one number, whatever the size.")
     figure = pviz.global_pool_figure(avg, top, ["red", "green", "blue"])
     st.plotly_chart(figure, key="pooling.global_chart")
+    st.caption(
+        "Red, green, blue: global average "
+        + ", ".join(f"{v:.3f}" for v in avg)
+        + "; global max "
+        + ", ".join(f"{v:.3f}" for v in top)
+        + "."
+    )
     levels = st.multiselect(
         "Pyramid levels (n×n windows each)", [1, 2, 3, 4, 6], [1, 2, 4], key="pooling.levels"
     )

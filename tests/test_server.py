@@ -1,0 +1,151 @@
+"""The server adjustments of ui/server.py: static files gzipped once, no watchers on reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+from unittest import mock
+
+import pytest
+from starlette.staticfiles import StaticFiles
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.script_data import ScriptData
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+from streamlit.testing.v1.util import patch_config_options
+
+from ui import server
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUNDLE = b"function add(a, b) { return a + b; }\n" * 2000  # 74 kB of compressible script
+
+
+@pytest.fixture(autouse=True)
+def installed() -> None:
+    server.install()
+
+
+def _get(app: StaticFiles, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """One GET through the ASGI app: (status, headers, body)."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        await asyncio.Event().wait()  # the client never hangs up
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    head = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+    return sent[0]["status"], head, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.fixture
+def static(tmp_path) -> StaticFiles:
+    (tmp_path / "bundle.js").write_bytes(BUNDLE)
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG" + bytes(2000))
+    return StaticFiles(directory=tmp_path)
+
+
+def test_installing_twice_patches_once():
+    assert server.install() == []
+
+
+def test_a_script_is_sent_gzipped_from_memory_and_decodes_to_the_file(static):
+    status, head, body = _get(static, "/bundle.js", accept_encoding="gzip, deflate, br")
+    assert status == 200 and head["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == BUNDLE and len(body) < len(BUNDLE) / 10
+    assert head["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert int(head["content-length"]) == len(body) and "etag" in head
+    assert _get(static, "/bundle.js", accept_encoding="gzip")[2] == body  # from the cache
+
+
+def test_a_changed_file_is_compressed_again(static, tmp_path):
+    _get(static, "/bundle.js", accept_encoding="gzip")
+    (tmp_path / "bundle.js").write_bytes(b"let changed = true;\n" * 100)
+    os.utime(tmp_path / "bundle.js", ns=(1, 1))
+    body = _get(static, "/bundle.js", accept_encoding="gzip")[2]
+    assert gzip.decompress(body) == b"let changed = true;\n" * 100
+
+
+@pytest.mark.parametrize(
+    "path,headers",
+    [
+        ("/bundle.js", {}),  # a client without gzip
+        ("/bundle.js", {"accept_encoding": "gzip", "range": "bytes=0-9"}),  # part of a file
+        ("/logo.png", {"accept_encoding": "gzip"}),  # already compressed
+    ],
+)
+def test_other_requests_get_the_stock_answer(static, path, headers):
+    status, head, body = _get(static, path, **headers)
+    assert "content-encoding" not in head
+    assert status == (206 if "range" in headers else 200)
+    whole = (static.directory / path[1:]).read_bytes()
+    assert body == (whole[:10] if "range" in headers else whole)
+
+
+def test_streamlits_own_files_are_answered_whole_without_looking_them_up_again(
+    static, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(server, "IMMUTABLE_DIRS", {os.path.realpath(tmp_path)})
+    first = _get(static, "/bundle.js", accept_encoding="gzip")
+    lookups = mock.Mock(side_effect=StaticFiles.lookup_path)
+    monkeypatch.setattr(StaticFiles, "lookup_path", lambda self, path: lookups(self, path))
+    again = _get(static, "/bundle.js", accept_encoding="gzip")
+    assert again[0] == 200 and again[2] == first[2] and lookups.call_count == 0
+    assert again[1]["content-length"] == str(len(first[2]))
+    _get(static, "/bundle.js", accept_encoding="gzip", range="bytes=0-9")  # not a plain GET
+    assert lookups.call_count == 1
+
+
+def test_a_revalidation_with_the_etag_is_answered_not_modified(static):
+    etag = _get(static, "/bundle.js", accept_encoding="gzip")[1]["etag"]
+    status, _, body = _get(static, "/bundle.js", accept_encoding="gzip", if_none_match=etag)
+    assert status == 304 and body == b""
+
+
+def _reconnect() -> tuple[WebsocketSessionManager, str, str]:
+    """A session connects, drops (a laptop sleeping) and reconnects: (manager, old, new id)."""
+
+    async def run() -> tuple[WebsocketSessionManager, str, str]:
+        manager = WebsocketSessionManager(
+            MemorySessionStorage(), MemoryUploadedFileManager("/upload"), ScriptCache(), None
+        )
+        script = ScriptData(os.path.join(ROOT, "app.py"), "streamlit run app.py")
+        first = manager.connect_session(mock.MagicMock(), script, {})
+        manager.disconnect_session(first)
+        again = manager.connect_session(mock.MagicMock(), script, {}, existing_session_id=first)
+        return manager, first, again
+
+    return asyncio.run(run())
+
+
+def test_a_session_reconnects_to_its_state_without_file_watchers_when_they_are_off():
+    with patch_config_options({"server.fileWatcherType": "none"}):
+        manager, first, again = _reconnect()
+    assert again == first and manager.get_active_session_info(again) is not None
+    assert manager.get_session_info(again).session._local_sources_watcher is None
+    manager.close_session(again)
+
+
+def test_with_watching_on_a_reconnect_still_registers_the_watchers():
+    watcher = mock.MagicMock(name="LocalSourcesWatcher")
+    with (
+        patch_config_options({"server.fileWatcherType": "poll"}),
+        mock.patch("streamlit.runtime.app_session.LocalSourcesWatcher", watcher),
+    ):
+        manager, first, again = _reconnect()
+        assert again == first
+        assert watcher.call_count == 2  # at the first connect, and again at the reconnect
+        manager.close_session(again)

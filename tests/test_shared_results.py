@@ -1,0 +1,69 @@
+"""`ui.results.shared`: one result per distinct input value for every session, by value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.operations import convolution as conv
+from models.operations import kernels as kern
+from ui import results
+from ui.panels import convolution as panels
+
+
+def _counted():
+    calls: list[tuple] = []
+
+    def build(*args):
+        calls.append(args)
+        return {"built": len(calls)}
+
+    return build, calls
+
+
+def test_equal_values_share_one_result_and_other_values_get_their_own():
+    build, calls = _counted()
+    first = results.shared(build, np.arange(6.0), "a")
+    assert results.shared(build, np.arange(6.0), "a") is first  # a new array, the same values
+    assert results.shared(build, np.arange(6.0) + 1, "a") is not first
+    assert results.shared(build, np.arange(6.0), "b") is not first
+    assert len(calls) == 3
+
+
+def test_two_functions_with_the_same_arguments_do_not_share():
+    build_a, _ = _counted()
+    build_b, _ = _counted()
+    assert results.shared(build_a, 1) is not results.shared(build_b, 1)
+
+
+def test_the_oldest_results_go_first_when_the_store_is_full():
+    store = results._Shared(max_entries=2)
+    store.get_or_build("a", lambda: 1)
+    store.get_or_build("b", lambda: 2)
+    store.get_or_build("a", lambda: 0)  # used again: now the newest
+    store.get_or_build("c", lambda: 3)
+    assert list(store.items) == ["a", "c"]
+
+
+def test_an_error_is_not_remembered():
+    calls = []
+
+    def refuse() -> None:
+        calls.append(1)
+        raise conv.ConvolutionError("no")
+
+    for _ in range(2):
+        with pytest.raises(conv.ConvolutionError):
+            results.shared(refuse)
+    assert len(calls) == 2
+
+
+def test_the_image_tab_view_is_shared_between_copies_of_one_image():
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    spec = kern.KernelSpec("Sobel x", 3)
+    view = panels.image_view(Image.fromarray(pixels), spec, 0.0, False, ["Sobel x", "Laplacian"])
+    again = panels.image_view(Image.fromarray(pixels), spec, 0.0, False, ["Sobel x", "Laplacian"])
+    assert again is view and view.shape == (40, 50) and view.layer.maps.shape[0] == 2
+    other = panels.image_view(Image.fromarray(pixels), spec, 0.5, False, ["Sobel x", "Laplacian"])
+    assert other is not view and view.summed_png.startswith(b"\x89PNG")
