@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gzip
 import os
 from unittest import mock
@@ -46,9 +47,16 @@ def _get(app: StaticFiles, path: str, **headers: str) -> tuple[int, dict[str, st
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    _run(app(scope, receive, send))
     head = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     return sent[0]["status"], head, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def _run(coroutine):
+    """Run a coroutine to its end on a thread of its own: in the full suite the browser tests'
+    session-wide Playwright keeps an event loop running on the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -128,7 +136,7 @@ def _reconnect() -> tuple[WebsocketSessionManager, str, str]:
         again = manager.connect_session(mock.MagicMock(), script, {}, existing_session_id=first)
         return manager, first, again
 
-    return asyncio.run(run())
+    return _run(run())
 
 
 def test_a_session_reconnects_to_its_state_without_file_watchers_when_they_are_off():
