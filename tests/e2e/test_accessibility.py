@@ -113,9 +113,11 @@ def test_page_has_no_serious_accessibility_violations(app_url, page, axe_script,
     )
 
 
-def _tab_to(page, label: str, limit: int = 250) -> int:
+def _tab_to(page, label: str, limit: int = 600) -> int:
     """Press Tab from the top of the page until the element named `label` has the focus."""
     wait_for_run(page)
+    # the button is drawn (a busy machine draws a long page in pieces) before the first Tab
+    page.get_by_role("button", name=label, exact=True).wait_for(timeout=60_000)
     page.wait_for_timeout(1_000)  # a late rerun (the screen-width probe) would move the focus
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     for presses in range(1, limit + 1):
