@@ -218,3 +218,24 @@ def _move_colorbars(fig: go.Figure, places: dict) -> None:
             trace.colorbar.update(
                 y=(y0 + y1) / 2, len=y1 - y0, yanchor="middle", lenmode="fraction"
             )
+
+
+# Helpers for diagrams drawn top to bottom on a narrow screen (viz/network.py, viz/backprop.py,
+# viz/segmentation.py): they lay out in px of the figure's nominal width, so a label's width
+# can be estimated and kept clear of its neighbours.
+TIGHT_MARGIN = {"l": 6, "r": 6, "t": 10, "b": 10}  # px: a tall diagram needs no axis room
+LABEL_PX = 12  # px: the font of a narrow diagram's labels (readable on a phone)
+
+
+def drawing_width(kind: str) -> int:
+    """The px a figure drawn for a `kind` screen ('phone' or 'tablet') has inside
+    TIGHT_MARGIN (its nominal container, less the margins)."""
+    container = NOMINAL[kind] - PAGE_PADDING * (1 if kind == "phone" else 2)
+    return container - TIGHT_MARGIN["l"] - TIGHT_MARGIN["r"]
+
+
+def text_width(text: str, size: float = LABEL_PX) -> float:
+    """An estimate of a label's width in px: 0.6 × font size per character of its longest
+    line (Plotly's <br> breaks lines; tags such as <b> take no room)."""
+    lines = re.sub(r"<(?!br>)[^>]*>", "", text).split("<br>")
+    return 0.6 * size * max(len(line) for line in lines)

@@ -7,7 +7,8 @@ import math
 import plotly.graph_objects as go
 
 from models.network.geometry import LayerInfo
-from viz.theme import LAYER_COLORS, MUTED, base_layout
+from viz import narrow
+from viz.theme import ACCENT, INK, LAYER_COLORS, MUTED, base_layout
 
 _KIND = {
     "conv": "conv",
@@ -76,6 +77,8 @@ def network_figure(
     shapes = [tuple(input_shape)] + [i.output_shape for i in infos]
     kinds = ["input"] + [layer_kind(i.layer.type) for i in infos]
     names = ["input"] + [i.name for i in infos]
+    if narrow.layout_key() == "phone":
+        return _tall_figure(shapes, kinds, names, selected)
     biggest = max(s[1] for s in shapes if len(s) == 3)
     fig = go.Figure()
     shapes_drawn, xs, heights = [], [], []
@@ -145,3 +148,100 @@ def network_figure(
     fig.update_xaxes(visible=False, range=[-1, xs[-1] + 1])
     fig.update_yaxes(visible=False, range=[low - 1.2, max(heights) / 2 + 0.3])
     return base_layout(fig, height=300)
+
+
+# A phone draws the network top to bottom, in px of its nominal width: one row per layer, the
+# maps as slabs (width ∝ side, one slab per channel up to 6), the label to the right.
+ROW_PX = 46  # one layer's row: a two-line 12 px label and the arrow to the next row
+BOX_PX = 150  # the widest map's slab
+SLAB_PX, STEP_PX = 10, (4, 3)  # a slab's thickness, and the offset of each one behind it
+
+
+def _slabs(cx: float, cy: float, shape: tuple, biggest: int, style: tuple) -> tuple[list, float]:
+    """The shapes of one layer's row at centre (cx, cy), and their half-height in px."""
+    color, selected = style
+    if len(shape) != 3:  # a vector: one thin bar, longer for more numbers
+        w = 20 + 25 * math.log10(shape[0] + 1)
+        return [_box(cx, w, 8, color, selected) | {"y0": cy - 4, "y1": cy + 4}], 4.0
+    w = BOX_PX * (0.15 + 0.85 * math.sqrt(shape[1] / biggest))
+    depth = min(shape[0], 6)
+    boxes = []
+    for d in range(depth):
+        off = d - (depth - 1) / 2
+        y = cy + off * STEP_PX[1]
+        boxes.append(_box(cx + off * STEP_PX[0], w, SLAB_PX, color, selected))
+        boxes[-1] |= {"y0": y - SLAB_PX / 2, "y1": y + SLAB_PX / 2}
+    return boxes, SLAB_PX / 2 + (depth - 1) / 2 * STEP_PX[1]
+
+
+def _band(cy: float, width: float) -> dict:
+    """A pale band behind the selected layer's row."""
+    return {
+        "type": "rect", "x0": 0, "x1": width, "y0": cy - ROW_PX / 2 + 1, "y1": cy + ROW_PX / 2 - 1,
+        "fillcolor": ACCENT, "opacity": 0.12, "line": {"width": 0}, "layer": "below",
+    }  # fmt: skip
+
+
+def _down(x0: float, y0: float, x1: float, y1: float) -> dict:
+    """An arrow from (x0, y0) down to (x1, y1), on the data axes."""
+    return {
+        "x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x",
+        "ayref": "y", "text": "", "showarrow": True, "arrowhead": 2, "arrowsize": 1,
+        "arrowwidth": 1.5, "arrowcolor": MUTED,
+    }  # fmt: skip
+
+
+def _tall_figure(shapes: list, kinds: list, names: list, selected: int | None) -> go.Figure:
+    """The network for a phone: layers as rows down the page, arrows pointing down, each
+    label beside its maps; the same boxes, colours, names, shapes and highlight as wide."""
+    biggest = max(s[1] for s in shapes if len(s) == 3)
+    width = narrow.drawing_width("phone")
+    cx = 12 + (BOX_PX + 5 * STEP_PX[0]) / 2
+    label_x = cx + (BOX_PX + 5 * STEP_PX[0]) / 2 + 14
+    fig = go.Figure()
+    drawn, notes, rows = [], [], []
+    for k, (shape, kind) in enumerate(zip(shapes, kinds)):
+        cy = -(k + 0.5) * ROW_PX
+        boxes, half = _slabs(cx, cy, shape, biggest, (LAYER_COLORS[kind], k == selected))
+        if k == selected:  # a pale band behind the row, and a thinner outline than wide's
+            drawn.append(_band(cy, width))
+            boxes = [b | {"line": {"color": INK, "width": 1.5}} for b in boxes]
+        drawn += boxes
+        if k and kind == "flatten":  # the flatten step fanned out, as on a laptop
+            (prev_w, prev_y), w = rows[-1], boxes[-1]["x1"] - boxes[-1]["x0"]
+            for t in range(7):
+                f = t / 6 - 0.5
+                fig.add_trace(
+                    go.Scatter(
+                        x=[cx + f * prev_w, cx + f * w], y=[prev_y, cy + half], mode="lines",
+                        line={"color": MUTED, "width": 1}, hoverinfo="skip", showlegend=False,
+                    )
+                )  # fmt: skip
+        elif k:
+            notes.append(_down(cx, rows[-1][1], cx, cy + half + 1))
+        rows.append((max(b["x1"] for b in boxes) - min(b["x0"] for b in boxes), cy - half))
+    labels = [
+        f"<b>{n}</b><br>{shape_text(s)}" if k == selected else f"{n}<br>{shape_text(s)}"
+        for k, (n, s) in enumerate(zip(names, shapes))
+    ]
+    ys = [-(k + 0.5) * ROW_PX for k in range(len(shapes))]
+    hover = [
+        f"<b>{n}</b> ({kd})<br>output {shape_text(s)}" for n, kd, s in zip(names, kinds, shapes)
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=[label_x] * len(ys), y=ys, mode="text", text=labels, textposition="middle right",
+            textfont={"size": narrow.LABEL_PX, "color": INK}, hoverinfo="skip", showlegend=False,
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[cx] * len(ys), y=ys, mode="markers", marker={"size": 28, "opacity": 0},
+            hovertext=hover, hoverinfo="text", showlegend=False,
+        )
+    )  # fmt: skip
+    fig.update_layout(shapes=drawn, annotations=notes)
+    fig.update_xaxes(visible=False, range=[0, width], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-len(shapes) * ROW_PX, 0], fixedrange=True)
+    base_layout(fig, height=len(shapes) * ROW_PX + 20)
+    return fig.update_layout(margin=narrow.TIGHT_MARGIN, dragmode=False)

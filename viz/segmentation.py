@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from models.network.unet import StageShape
 from models.training.segmentation import ThreeTasks
-from viz import theme
+from viz import narrow, theme
 from viz.train import LiveCurves
 
 # Colours of mask classes 1, 2, … over an image (class 0, background, is left as it is).
@@ -78,7 +78,11 @@ def masks_figure(
 
 
 def unet_figure(stages: Sequence[StageShape]) -> go.Figure:
-    """The U: one box per stage at the height of its map size, labelled C×H×W, with the skips."""
+    """The U: one box per stage at the height of its map size, labelled C×H×W, with the skips.
+
+    On a phone (`narrow.layout_key()`) the stages go down the page instead (`_tall_unet`)."""
+    if narrow.layout_key() == "phone":
+        return _tall_unet(stages)
     sides = sorted({s.side for s in stages}, reverse=True)
     level = {side: i for i, side in enumerate(sides)}
     xs = {s.name: i for i, s in enumerate(stages)}
@@ -129,6 +133,60 @@ def unet_figure(stages: Sequence[StageShape]) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.6, len(stages) - 0.4])
     fig.update_yaxes(visible=False, range=[-len(sides) + 0.2, 0.7])
     return theme.base_layout(fig, height=120 + 110 * len(sides))
+
+
+# On a phone the U-Net goes down the page: one row per stage, the box as wide as its map (so
+# the U becomes a funnel and back), the label beside it, each skip a bracket on the left.
+ROW_PX, BOX_PX, BRACKET_PX = 44, 130, 12  # a stage's row; the widest box; between brackets
+
+
+def _arrow(tail: tuple[float, float], head: tuple[float, float], colour: str) -> dict:
+    """An arrow annotation on the data axes, from `tail` to `head`."""
+    return {
+        "x": head[0], "y": head[1], "ax": tail[0], "ay": tail[1], "xref": "x", "yref": "y",
+        "axref": "x", "ayref": "y", "text": "", "showarrow": True, "arrowhead": 2,
+        "arrowwidth": 1.5 if colour == theme.MUTED else 2, "arrowcolor": colour,
+    }  # fmt: skip
+
+
+def _tall_unet(stages: Sequence[StageShape]) -> go.Figure:
+    """The U-Net for a phone: stages as rows down the page, arrows pointing down, the same
+    colours, labels and skips as the wide figure."""
+    sides = sorted({s.side for s in stages}, reverse=True)
+    top_side, top_channels = sides[0], max(s.channels for s in stages)
+    cx = BRACKET_PX * len(sides) + 8 + BOX_PX / 2
+    fig, notes, boxes = go.Figure(), [], {}
+    for i, s in enumerate(stages):
+        y, w = -(i + 0.5) * ROW_PX, BOX_PX * (0.25 + 0.75 * s.side / top_side)
+        half = 5 + 9 * s.channels / top_channels
+        boxes[s.name] = (cx - w / 2, y, half)
+        fig.add_shape(
+            type="rect", x0=cx - w / 2, x1=cx + w / 2, y0=y - half, y1=y + half,
+            fillcolor=PART_COLOURS[s.part], opacity=0.85, line={"width": 0},
+        )  # fmt: skip
+        label = f"{s.part}<br>{s.channels}×{s.side}×{s.side}"
+        notes.append(
+            {"x": cx + BOX_PX / 2 + 10, "y": y, "text": label, "showarrow": False,
+             "xanchor": "left", "align": "left", "font": {"size": narrow.LABEL_PX}}
+        )  # fmt: skip
+        if i:
+            prev = boxes[stages[i - 1].name]
+            notes.append(_arrow((cx, prev[1] - prev[2]), (cx, y + half + 1), theme.MUTED))
+        if s.skip_from:  # a bracket: left from the encoder's box, down, right into this one
+            left, top, _ = boxes[s.skip_from]
+            x = 6 + BRACKET_PX * sides.index(s.side)
+            fig.add_trace(
+                go.Scatter(
+                    x=[left, x, x], y=[top, top, y], mode="lines", hoverinfo="skip",
+                    line={"color": theme.ACCENT_2, "width": 2}, showlegend=False,
+                )
+            )  # fmt: skip
+            notes.append(_arrow((x, y), (cx - w / 2 - 1, y), theme.ACCENT_2))
+    fig.update_layout(annotations=notes, dragmode=False)
+    fig.update_xaxes(visible=False, range=[0, narrow.drawing_width("phone")], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-len(stages) * ROW_PX, 0], fixedrange=True)
+    theme.base_layout(fig, height=len(stages) * ROW_PX + 20)
+    return fig.update_layout(margin=narrow.TIGHT_MARGIN)
 
 
 def three_tasks_figure(image: np.ndarray, tasks: ThreeTasks) -> go.Figure:

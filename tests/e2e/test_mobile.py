@@ -40,15 +40,6 @@ PAGES = [
     (p.path, "/" if p.path == "app.py" else "/" + Path(p.path).stem) for p in available_pages()
 ]
 
-# Left-to-right network diagrams that still squeeze their labels on a narrow screen (issue 21):
-# one figure, one plotting area, labels placed along x. They need a top-to-bottom layout.
-DIAGRAM = "a left-to-right diagram's labels collide (needs a top-to-bottom layout)"
-KNOWN = {
-    ("phone", "/build"): DIAGRAM,
-    ("phone", "/backprop"): DIAGRAM,
-    ("tablet", "/backprop"): DIAGRAM,
-    ("phone", "/segmentation"): DIAGRAM,
-}
 # True once every chart element holds a drawn Plotly figure.
 DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
   .every((chart) => chart.querySelector('.js-plotly-plot .main-svg'))"""
@@ -162,8 +153,6 @@ def test_every_page_fits_a_phone_and_a_tablet(
     measures[f"{name} {route}"] = found
     _screenshot(page, found["tall"], ARTIFACTS / f"{name}-{route.strip('/') or 'home'}.png")
     problems = _problems(found)
-    if problems and (name, route) in KNOWN:
-        pytest.xfail(f"{KNOWN[name, route]}: {problems}")
     assert problems == [], f"{path} on a {name}"
 
 
