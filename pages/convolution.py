@@ -7,6 +7,7 @@ from models.operations import convolution as conv
 from models.operations import kernels as kern
 from ui import frame, glossary, results, state
 from ui.panels import convolution as panels
+from ui.panels import convolution_captions as captions
 from viz import convolution as cviz
 
 frame(
@@ -49,6 +50,7 @@ def dilation_tab() -> None:
     c[0].latex(formulas.dilated_extent(k, rate).display)
     footprint = kern.dilated_footprint(k, rate)
     c[0].plotly_chart(results.shared(cviz.footprint_figure, footprint), key="convolution.footprint")
+    c[0].caption(captions.footprint_caption(footprint))
     text = c[1].text_input(
         "Rates of a stack of stride-1 layers",
         "1, 2, 4, 8",
@@ -64,9 +66,11 @@ def dilation_tab() -> None:
         results.shared(cviz.receptive_field_figure, stack.fields, stack.plain_fields),
         key="convolution.rf_growth",
     )
+    c[1].caption(captions.growth_caption(stack))
     st.plotly_chart(
         results.shared(cviz.paths_figure, stack.paths, stack.seen_share), key="convolution.paths"
     )
+    st.caption(captions.paths_caption(stack))
 
 
 @st.fragment
@@ -87,6 +91,7 @@ def image_tab() -> None:
         key="convolution.download_map",
     )
     st.plotly_chart(view.layer_figure, key="convolution.layer_chart")
+    st.caption(captions.layer_caption(view.layer.maps, picks))
     panels.show_sharing(view.layer, len(picks), view.shape)
 
 

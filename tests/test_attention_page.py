@@ -43,6 +43,9 @@ def test_the_attention_preset_shows_gates_and_grad_cam_for_another_class(attenti
     titles = [a["text"] for a in json.loads(spatial.proto.spec)["layout"]["annotations"]]
     assert titles[-1].startswith("Grad-CAM, relu4 (after conv4)")  # the maps after the ReLU
     assert any("attention.channels" in k for k in ids)
+    captions = [c.value for c in attention_page.caption]  # each figure's numbers, in words
+    assert any("Grad-CAM peaks at row" in c for c in captions), captions
+    assert any("channels, weights from" in c for c in captions), captions
 
 
 def test_grad_cam_runs_once_per_class_not_on_every_rerun(attention_page, monkeypatch):

@@ -200,3 +200,17 @@ def test_every_size_formula_on_the_step_tab_ends_in_the_size_torch_gives(page):
     assert sizes[0].endswith("= 2")  # ⌊(7 − 2·2 − 1)/2⌋ + 1 rows
     assert sizes[1].endswith("= 1")  # ⌊(5 − 4 − 1)/2⌋ + 1 columns
     assert _window(page).startswith("Step 1 of 2:")
+
+
+def test_every_tab_captions_its_figures_with_their_numbers(page):
+    """Issue 21: a text equivalent beside each figure (the numbers are checked in
+    tests/test_accessibility.py; here, that the page shows them)."""
+    assert any(c.value.startswith("Output 3×3 from a 5×5 input") for c in page.caption)
+    _open_tab(page, TABS[1])
+    captions = [c.value for c in page.caption]
+    assert any(c.startswith("9 taps spread over a 5×5 span") for c in captions), captions
+    assert any("rates 1, 2, 4, 8: 3, 7, 15, 31 pixels" in c for c in captions), captions
+    assert any(c.startswith("The last unit's field is 31×31") for c in captions), captions
+    _open_tab(page, TABS[2])
+    assert not page.exception
+    assert any("map per kernel, on one colour scale" in c.value for c in page.caption)

@@ -139,6 +139,10 @@ def test_a_finished_run_becomes_the_sessions_model_and_shows_its_own_scores(page
     _wait_until_ended(at)
     assert not at.exception, at.exception
     assert [m.label for m in at.metric] == ["Validation accuracy"]
+    captions = [c.value for c in at.caption]  # the figures' numbers, in words
+    assert any(c.startswith("Schedule: one-cycle") for c in captions), captions
+    assert any("Validation after epoch 1" in c for c in captions), captions
+    assert any(c.startswith("Top answer: ") for c in captions), captions
     trained = at.session_state["model"]
     assert trained.name == "ConvNetJS MNIST" and trained.trained
     at.session_state["model"] = replace(trained, token=uuid.uuid4().hex)  # as if re-uploaded

@@ -47,7 +47,7 @@ def image_picker() -> None:
         horizontal=True,
         key="sidebar.image_source",
         on_change=_keep("sidebar.image_source", SOURCES[0]),
-        label_visibility="collapsed",
+        label_visibility="collapsed",  # the bold "Your image" above names it
     )
     if source == "Sample":
         names = list(SAMPLE_IMAGES)

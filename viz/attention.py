@@ -9,14 +9,25 @@ from plotly.subplots import make_subplots
 from viz import theme
 from viz.saliency import overlay_rgb
 
+# Pixels of the channel-weights figure. Between two panels sit the upper one's tick labels and
+# axis title (about 47 px in Chromium) and the lower one's gate name (about 22 px): a gap set
+# in pixels keeps them apart whatever the number of gates or the screen's width.
+BAR_PANEL_PX = 200  # plotting height of one gate's bars
+BAR_GAP_PX = 84  # from one panel's bottom edge to the next one's top edge
+BAR_MARGIN_T = 28  # above the first panel: its gate's name
+BAR_MARGIN_B = 60  # below the last panel: its tick labels and axis title
+SPATIAL_TITLE_PX = 30  # above the spatial figure's first row: a panel name in 16 px type
+
 
 def channel_weights_figure(gates: list[tuple[str, np.ndarray]]) -> go.Figure:
     """One bar chart per channel gate: the weight (0..1) each channel is multiplied by."""
+    rows = max(1, len(gates))
+    plot_px = rows * BAR_PANEL_PX + (rows - 1) * BAR_GAP_PX
     fig = make_subplots(
-        len(gates),
+        rows,
         1,
         subplot_titles=[name for name, _ in gates],
-        vertical_spacing=0.12 if len(gates) > 1 else 0.0,
+        vertical_spacing=BAR_GAP_PX / plot_px if rows > 1 else 0.0,
     )
     for row, (name, weights) in enumerate(gates, start=1):
         fig.add_trace(
@@ -33,7 +44,9 @@ def channel_weights_figure(gates: list[tuple[str, np.ndarray]]) -> go.Figure:
         fig.update_yaxes(range=[0, 1], title="weight", row=row, col=1)
         fig.update_xaxes(title="channel", row=row, col=1)
     fig.update_layout(showlegend=False)
-    return theme.base_layout(fig, height=60 + 220 * max(1, len(gates)))
+    theme.base_layout(fig, height=BAR_MARGIN_T + plot_px + BAR_MARGIN_B)
+    # One column: narrow.fit has nothing to restack, so setting the margins after it is safe.
+    return fig.update_layout(margin={"t": BAR_MARGIN_T, "b": BAR_MARGIN_B})
 
 
 def spatial_figure(
@@ -56,4 +69,10 @@ def spatial_figure(
         )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return theme.base_layout(fig, height=340)
+    theme.base_layout(fig, height=340)  # on a phone, restacked one panel under another
+    # The panels' names sit above the plotting area: the theme's 20 px top margin cut the first
+    # row's off by a few pixels. Grow the margin and the height alike, so the panels keep theirs.
+    extra = SPATIAL_TITLE_PX - fig.layout.margin.t
+    if extra > 0:
+        fig.update_layout(margin_t=SPATIAL_TITLE_PX, height=fig.layout.height + extra)
+    return fig

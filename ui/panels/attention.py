@@ -48,6 +48,37 @@ def spatial_view(read: attention.AttentionGates, cam: np.ndarray, class_name: st
     st.plotly_chart(
         aviz.spatial_figure(read.image, list(read.spatial), cam, title), key=f"{PAGE}.spatial"
     )
+    st.caption(spatial_caption(read.spatial, cam))
+
+
+def spatial_caption(spatial: tuple[tuple[str, np.ndarray], ...], cam: np.ndarray) -> str:
+    """The spatial figure's numbers: each gate's range and the share of places it keeps at
+    half or more, then where Grad-CAM peaks and how much of the image lies above half its peak."""
+    parts = [
+        f"{name}: from {m.min():.2f} to {m.max():.2f}, mean {m.mean():.2f}; "
+        f"{(m >= 0.5).mean():.0%} of the places get 0.5 or more."
+        for name, m in spatial
+    ]
+    h, w = cam.shape
+    r, c = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    peak = float(cam.max())
+    hot = float((cam >= 0.5 * peak).mean()) if peak > 0 else 0.0
+    parts.append(
+        f"Grad-CAM peaks at row {r}, column {c} of the {h}×{w} image; {hot:.0%} of the "
+        "image is at half its peak or more."
+        if peak > 0
+        else "Grad-CAM is zero everywhere: no positive evidence for this class at that layer."
+    )
+    return " ".join(parts)
+
+
+def channel_caption(channel: tuple[tuple[str, np.ndarray], ...]) -> str:
+    """The channel figure's numbers: per gate, its channels, lowest and highest weight, mean."""
+    return " ".join(
+        f"{name}: {w.size} channels, weights from {w.min():.2f} (channel {int(w.argmin())}) "
+        f"to {w.max():.2f} (channel {int(w.argmax())}), mean {w.mean():.2f}."
+        for name, w in channel
+    )
 
 
 def channel_view(read: attention.AttentionGates) -> None:
@@ -57,6 +88,7 @@ def channel_view(read: attention.AttentionGates) -> None:
         "image. Weights near 1 pass the channel on; weights near 0 mute it."
     )
     st.plotly_chart(aviz.channel_weights_figure(list(read.channel)), key=f"{PAGE}.channels")
+    st.caption(channel_caption(read.channel))
     st.download_button(
         "Channel weights (.csv)",
         attention.channel_weights_csv(read.channel).encode(),

@@ -8,6 +8,7 @@ The with/without experiment runs as two named jobs in `ui.jobs`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -19,6 +20,7 @@ from models.training.augment_experiment import (
     experiment_requests,
     mix_batch,
 )
+from models.training.engine import TrainMetrics
 from models.training.executor import JobHandle
 from ui import jobs, results, runs, state
 from ui.params import param_widgets
@@ -175,3 +177,18 @@ def _draw_experiment(runs: dict[str, JobHandle]) -> None:
     if snaps:
         curves = {name: snap.history for name, snap in snaps.items()}
         st.plotly_chart(aviz.experiment_figure(curves), key="augmentation.experiment_chart")
+        st.caption(experiment_caption(curves))
+
+
+def experiment_caption(curves: dict[str, Sequence[TrainMetrics]]) -> str:
+    """The experiment figure's numbers: each run's last epoch, training against validation."""
+    parts = []
+    for name, history in curves.items():
+        epochs = [h for h in history if h.kind == "epoch"]
+        if epochs:
+            m = epochs[-1]
+            parts.append(
+                f"{name} after epoch {m.epoch}: training accuracy {m.train_acc:.1%}, validation "
+                f"{m.val_acc:.1%} (loss {m.train_loss:.3f} and {m.val_loss:.3f})"
+            )
+    return "; ".join(parts) + "." if parts else "The curves appear after each run's first epoch."

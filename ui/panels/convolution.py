@@ -13,6 +13,7 @@ from models.operations import convolution as conv
 from models.operations import convolution_step as cstep
 from models.operations import kernels as kern
 from ui import results, state
+from ui.panels import convolution_captions as captions
 from viz import convolution as cviz
 from viz import narrow
 
@@ -167,6 +168,9 @@ def show_sizes(report: conv.SizeReport, shape: tuple[int, int], k: int, dilation
     if not report.problem:
         coverage = results.shared(cviz.coverage_figure, report.coverage)
         st.plotly_chart(coverage, key="convolution.coverage")
+        st.caption(
+            captions.coverage_caption(report.coverage, (report.rows.exact, report.cols.exact))
+        )
 
 
 def image_controls() -> tuple[kern.KernelSpec, float, bool, list[str]]:

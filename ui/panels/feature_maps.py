@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import streamlit as st
 from PIL import Image
 
@@ -79,6 +80,7 @@ def one_channel(fm: act.FeatureMaps, layer: act.LayerMaps) -> int:
     opacity = st.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="feature_maps.opacity")
     overlay = fviz.channel_overlay_figure(fm.image, layer.maps[channel], opacity)
     st.plotly_chart(overlay, key="feature_maps.overlay")
+    st.caption(channel_caption(layer.name, channel, layer.maps[channel]))
     if layer.before is not None:
         pair = fviz.before_after_figure(layer.before[channel], layer.maps[channel], layer.kind)
         st.plotly_chart(pair, key="feature_maps.before_after")
@@ -94,6 +96,7 @@ def show_zeros(fm: act.FeatureMaps) -> None:
         names, values = zip(*shares, strict=True)
         figure = fviz.zero_share_figure(list(names), list(values))
         st.plotly_chart(figure, key="feature_maps.zeros")
+        st.caption(zeros_caption(shares))
     else:
         st.caption("This network has no separate activation layers to measure.")
 
@@ -132,3 +135,19 @@ def show_journey(fm: act.FeatureMaps) -> None:
         "A row per layer, its six strongest channels (highest mean), each on its own "
         "colour range. Maps shrink and get coarser as you go down."
     )
+
+
+def channel_caption(layer: str, channel: int, values: np.ndarray) -> str:
+    """The overlay's numbers: the channel's range, mean and where it is strongest."""
+    r, c = np.unravel_index(int(np.argmax(values)), values.shape)
+    return (
+        f"Channel {channel} of {layer}: {values.shape[0]}×{values.shape[1]} values from "
+        f"{values.min():.3g} to {values.max():.3g}, mean {values.mean():.3g}; strongest at "
+        f"row {r}, column {c}."
+    )
+
+
+def zeros_caption(shares: list[tuple[str, float]]) -> str:
+    """The zeros figure's numbers: each activation layer's share of outputs exactly 0."""
+    listed = ", ".join(f"{name} {share:.0%}" for name, share in shares)
+    return f"Share of each activation layer's outputs that are exactly 0: {listed}."

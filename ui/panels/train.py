@@ -37,6 +37,7 @@ from models.training.evaluate import predict_image
 from models.training.executor import JobHandle
 from models.training.jobs import FAILED, QUEUED, RUNNING, JobSnapshot, TrainingResult
 from ui import jobs, results, runs, state
+from ui.panels import train_captions as captions
 from ui.shared_models import available_shipped, shipped_model  # read-only: training copies
 from viz.train import LiveCurves, confusion_figure, lr_figure, prediction_figure
 
@@ -373,6 +374,7 @@ def draw_run(runs: dict[str, JobHandle]) -> None:
     elif snap.note:
         st.info(snap.note)
     st.plotly_chart(live_curves(job).update(snap.history), key="train.curves")
+    st.caption(captions.curves_caption(snap.history))
 
 
 def saved_run() -> None:
@@ -392,6 +394,7 @@ def saved_run() -> None:
         PAGE, "saved_curves", record.id, lambda: LiveCurves().update(record.history)
     )
     st.plotly_chart(curves, key="train.curves")
+    st.caption(captions.curves_caption(record.history))
 
 
 def lr_plan(job: JobHandle | None) -> None:
@@ -400,11 +403,15 @@ def lr_plan(job: JobHandle | None) -> None:
         return
     config, n_train = job.config, job.info.n_train
     per_epoch = steps_per_epoch(n_train, config.batch_size)
-    figure = results.remembered(
-        PAGE, "lr_plan", job.id, lambda: lr_figure(lr_curve(config, n_train), per_epoch)
-    )
+
+    def drawn() -> tuple[Any, str]:
+        lrs = lr_curve(config, n_train)
+        return lr_figure(lrs, per_epoch), captions.lr_caption(lrs, config.schedule, per_epoch)
+
+    figure, caption = results.remembered(PAGE, "lr_plan", job.id, drawn)
     st.markdown("**The run's learning rate, step by step** (the progress line says where it is)")
     st.plotly_chart(figure, key="train.lr_plot")
+    st.caption(caption)
 
 
 def current_result(job: JobHandle | None, model: ModelBundle) -> TrainingResult | None:
@@ -446,6 +453,7 @@ def prediction(model: ModelBundle, result: TrainingResult | None) -> None:
     st.markdown(f"**Your image** with the session's model ({model.name})")
     logits, probs = predict_image(model, state.current_image())
     st.plotly_chart(prediction_figure(logits, probs, model.class_names), key="train.predict")
+    st.caption(captions.prediction_caption(probs, model.class_names))
     if model.spec is not None:
         st.download_button(
             "Download the checkpoint (.pt)",
