@@ -2,6 +2,7 @@
 
     python -m benchmarks.classroom_load [--tabs 10 30] [--pages home,build,convolution,...]
         [--profile stacks.txt]    # py-spy's folded stacks of the server while the tabs run
+        [--baseline]              # first the same on a server without ui/server.py's changes
 
 Starts the app (`AppServer`), opens every page once to warm it (imports, shared caches), then
 for each class size N opens N headless-Chromium tabs at once, each its own browser context and
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.app_server import CHROMIUM_FLAGS, CHROMIUM_PATH, WINDOW, AppServer, cpu_seconds
+from ui.server import ADJUSTMENTS
 
 DEFAULT_PAGES = ("home", "build", "convolution", "feature_maps", "saliency", "train")
 LOADED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -111,21 +113,30 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
         spy.wait(30)
 
 
-def measure(pages: list[str], sizes: list[int], profile: str | None = None) -> None:
+STOCK = {"CNNLAB_SKIP_ADJUSTMENTS": ",".join(f.__name__ for f in ADJUSTMENTS)}
+
+
+def measure(
+    pages: list[str], sizes: list[int], profile: str | None = None, env: dict | None = None
+) -> dict[int, float]:
+    """The table for one server; returns the median CPU per page change for each class size."""
     from playwright.sync_api import sync_playwright
 
-    with AppServer() as server, sync_playwright() as pw:
+    with AppServer(env=env) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=list(CHROMIUM_FLAGS))
         _, _, warm = open_tabs(browser, server, pages[0], 1)  # imports, shipped models
         for page in pages[1:]:
             navigate(server, warm, page)
         warm[0].context.close()
         with profiled(server.pid, profile):
-            _measure_sizes(browser, server, pages, sizes)
+            medians = _measure_sizes(browser, server, pages, sizes)
         browser.close()
+    return medians
 
 
-def _measure_sizes(browser, server: AppServer, pages: list[str], sizes: list[int]) -> None:
+def _measure_sizes(
+    browser, server: AppServer, pages: list[str], sizes: list[int]
+) -> dict[int, float]:
     """The table: for each class size, a first visit, every page clicked at once, memory."""
     head = ("tabs", "page", "CPU s/open", "slowest tab s", "MB/session")
     print(f"{head[0]:>4} {head[1]:<24} {head[2]:>11} {head[3]:>14} {head[4]:>11}")
@@ -147,11 +158,10 @@ def _measure_sizes(browser, server: AppServer, pages: list[str], sizes: list[int
         print(f"{n:>4} {'(memory per open session)':<24} {'':>11} {'':>14} {idle:>11.1f}")
         for tab in tabs:
             tab.context.close()
-    for n, values in per_open.items():
-        print(
-            f"{n} tabs: median server CPU per page change {statistics.median(values):.3f} s "
-            "(goal ≤ 0.10 s)"
-        )
+    medians = {n: statistics.median(values) for n, values in per_open.items()}
+    for n, median in medians.items():
+        print(f"{n} tabs: median server CPU per page change {median:.3f} s (goal ≤ 0.10 s)")
+    return medians
 
 
 def main() -> None:
@@ -159,9 +169,20 @@ def main() -> None:
     parser.add_argument("--tabs", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--pages", default=",".join(DEFAULT_PAGES))
     parser.add_argument("--profile", help="write py-spy's folded stacks of the server here")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure a server without ui/server.py's"
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured
-    measure(args.pages.split(","), args.tabs, args.profile)
+    pages = args.pages.split(",")
+    stock = None
+    if args.baseline:
+        print(f"baseline: a server with {STOCK}")
+        stock = measure(pages, args.tabs, env=STOCK)
+        print("the app as it runs:")
+    ours = measure(pages, args.tabs, args.profile)
+    for n in stock or {}:
+        print(f"{n} tabs: CPU per page change {ours[n] / stock[n]:.2f}x the baseline's")
 
 
 if __name__ == "__main__":

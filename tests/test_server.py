@@ -157,3 +157,49 @@ def test_with_watching_on_a_reconnect_still_registers_the_watchers():
         assert again == first
         assert watcher.call_count == 2  # at the first connect, and again at the reconnect
         manager.close_session(again)
+
+
+def test_config_files_are_polled_every_two_seconds_when_watching_is_off():
+    from streamlit.watcher import polling_path_watcher
+
+    assert polling_path_watcher._POLLING_PERIOD_SECS == server.CONFIG_POLL_S == 2.0
+
+
+def test_objects_alive_after_startup_are_frozen_out_of_full_collections():
+    import gc
+
+    # torch, Plotly, Streamlit and the app's modules: a full collection no longer walks them
+    assert gc.get_freeze_count() > 10_000
+    assert server.install() == []  # frozen once per process, not at every install
+
+
+def test_an_adjustment_named_in_the_skip_setting_is_left_out(monkeypatch):
+    calls = []
+
+    def freeze_startup_objects() -> bool:
+        calls.append("applied")
+        return True
+
+    monkeypatch.setattr(server, "ADJUSTMENTS", (freeze_startup_objects,))
+    monkeypatch.setenv(server.SKIP_ENV, "serve_static_compressed, freeze_startup_objects")
+    assert server.install() == [] and calls == []
+    monkeypatch.setenv(server.SKIP_ENV, "serve_static_compressed")
+    assert server.install() == ["freeze_startup_objects"] and calls == ["applied"]
+
+
+def test_each_page_file_is_made_into_a_page_once_and_every_run_gets_its_own_copy(tmp_path):
+    from streamlit.navigation import page as page_module
+
+    script = tmp_path / "lesson.py"
+    script.write_text("x = 1\n")
+    ctx = mock.Mock()
+    ctx.pages_manager.main_script_parent = tmp_path
+    with mock.patch.object(page_module, "get_script_run_ctx", return_value=ctx):
+        first, second = page_module._create_page(script), page_module._create_page(script)
+        assert first is not second and first._page == second._page == script.resolve()
+        assert first.url_path == second.url_path == "lesson" and first._script_hash
+        first._can_be_called = True  # what st.navigation does to the page it is about to run
+        assert second._can_be_called is False
+        with mock.patch.object(page_module.Path, "resolve", side_effect=AssertionError):
+            assert page_module._create_page(script).title == "lesson"  # from the kept one
+        assert page_module._create_page(script, default=True)._default is True
