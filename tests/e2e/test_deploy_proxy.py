@@ -10,6 +10,7 @@ REQUIRE_HAPROXY=1.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +303,43 @@ def _unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_streamlits_static_files_are_answered_from_haproxys_cache_after_the_first_time(
+    deployment, page
+):
+    assert len(_cookies_of_fresh_clients(deployment.url)) == 2, deployment.describe()
+    # A replica gzips its static files once a page has run on it (ui/server.py): run one on app1.
+    page.context.add_cookies([{"name": COOKIE, "value": "app1", "url": deployment.url}])
+    goto(page, deployment.url)
+    wait_for_run(page)
+    pinned = {"Cookie": f"{COOKIE}=app1", "Accept-Encoding": "gzip"}
+    index = _get(deployment.url + "/")[1]
+    script = re.search(r'src="\.?/?(static/js/[^"]+\.js)"', index)
+    assert script, index[:500]
+    path = "/" + script.group(1)
+    before = len(_served_by(deployment, path, at_least=0))
+    bodies = []
+    for _ in range(3):  # as three students' first visits
+        request = urllib.request.Request(deployment.url + path, headers=pinned)
+        with NO_PROXY.open(request, timeout=10) as reply:
+            assert reply.status == 200 and reply.headers["Content-Encoding"] == "gzip"
+            bodies.append(gzip.decompress(reply.read()))
+    served = _served_by(deployment, path, at_least=before + 3)
+    # The browser above asked for more encodings than gzip (another copy in the cache); the
+    # first request with only gzip may reach the replica, the later ones never do.
+    assert served[-2:] == ["<CACHE>", "<CACHE>"], served
+    assert sum(not s.startswith("<") for s in served) <= 2, served
+    assert bodies[0] == bodies[1] == bodies[2] and len(bodies[0]) > 1000
+
+
+def _served_by(deployment: Deployment, path: str, at_least: int, timeout: float = 10) -> list[str]:
+    """Who answered each GET of `path` in HAProxy's log, in order: a replica or <CACHE>."""
+    pattern = re.compile(r" app/(\S+) .*\"GET " + re.escape(path) + " ")
+    deadline = time.monotonic() + timeout
+    while True:
+        text = deployment.log.read_text(encoding="utf-8", errors="replace")
+        found = [m.group(1) for m in pattern.finditer(text)]
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
