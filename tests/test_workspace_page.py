@@ -19,7 +19,7 @@ from models.training.engine import TrainConfig, TrainMetrics
 from models.training.history import RunRecord
 from tests.conftest import PAGE_TIMEOUT_S, ROOT
 from tests.test_train import TINY
-from ui import state, workspace
+from ui import state, workspace, workspace_panel
 from ui.runs import HISTORY
 
 
@@ -156,11 +156,27 @@ def test_a_full_workspace_says_which_limit_was_reached_and_the_run_stays_in_the_
     assert len(at.session_state[HISTORY]) == 2
 
 
+def open_panel(at: AppTest) -> None:
+    """Open the sidebar's "Your work" panel (drawn only while open), as a click on it does."""
+    at.session_state[workspace_panel.PANEL] = True
+    at.run()
+    assert at.sidebar.button(key="_ws.fresh"), "the open panel shows its buttons"
+
+
+def test_a_closed_panel_draws_nothing_but_its_button():
+    at = session(WorkspaceStore.new_id())
+    assert [b.key for b in at.sidebar.button if b.key == "_ws.fresh"] == []
+    assert [u.key for u in at.sidebar.file_uploader if u.key == "_ws.upload"] == []
+    open_panel(at)
+    assert [u.key for u in at.sidebar.file_uploader if u.key == "_ws.upload"] == ["_ws.upload"]
+
+
 def test_start_fresh_gives_an_empty_workspace_and_keeps_the_old_one_for_its_file():
     ws = WorkspaceStore.new_id()
     at = session(ws, "build")
     chosen = next(name for name in PRESETS if PRESETS[name].spec != at.session_state["network"])
     load(at, chosen)
+    open_panel(at)
     at.sidebar.checkbox(key="_ws.sure").check().run()
     at.sidebar.button(key="_ws.fresh").click().run()
     assert not at.exception, at.exception
@@ -177,6 +193,7 @@ def test_a_workspace_file_opens_as_a_copy_in_another_browser():
     data = workspace.workspace_store().export(ws)
 
     elsewhere = session(WorkspaceStore.new_id())
+    open_panel(elsewhere)
     elsewhere.sidebar.file_uploader(key="_ws.upload").set_value(
         ("cnn_lab_workspace.zip", data, "application/zip")
     ).run()
@@ -188,6 +205,7 @@ def test_a_workspace_file_opens_as_a_copy_in_another_browser():
 def test_a_file_that_is_not_a_workspace_is_refused_plainly():
     at = session(WorkspaceStore.new_id())
     before = at.session_state[workspace.ID]
+    open_panel(at)
     at.sidebar.file_uploader(key="_ws.upload").set_value(
         ("holiday.zip", b"PK\x03\x04 nothing", "application/zip")
     ).run()

@@ -6,6 +6,8 @@ workspace cookie written (ui/workspace.py) and says any message saving left for 
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from models.errors import CNNLabError
@@ -17,7 +19,17 @@ _OPENED = "_ws.opened"  # the file_id of the workspace file last opened, so a re
 
 def sidebar() -> None:
     """Draw the panel (inside `with st.sidebar:`) and write the workspace cookie."""
-    with st.popover("💾 Your work", width="stretch", help=HELP):
+    panel = st.popover("💾 Your work", width="stretch", help=HELP, key=PANEL, on_change="rerun")
+    if panel.open:  # drawn only while open: a closed panel costs every run of every page nothing
+        _contents(panel)
+    workspace.write_cookie()
+
+
+PANEL = "_ws.panel"  # the popover's open state: tests open it by setting this to True
+
+
+def _contents(panel: Any) -> None:
+    with panel:
         st.markdown(
             "Your network, image, trained model, runs, augmentation pipeline and lesson "
             "progress are saved on this server as you work, and come back when you reload, "
@@ -29,7 +41,6 @@ def sidebar() -> None:
         _download()
         _open()
         _start_fresh()
-    workspace.write_cookie()
 
 
 HELP = "Your work is kept in this browser's workspace on the server; move it with a file."
