@@ -67,3 +67,38 @@ def test_the_image_tab_view_is_shared_between_copies_of_one_image():
     assert again is view and view.shape == (40, 50) and view.layer.maps.shape[0] == 2
     other = panels.image_view(Image.fromarray(pixels), spec, 0.5, False, ["Sobel x", "Laplacian"])
     assert other is not view and view.summed_png.startswith(b"\x89PNG")
+
+
+def _heatmap(values: np.ndarray):
+    import plotly.graph_objects as go
+
+    return go.Figure(go.Heatmap(z=values, uid="kept-out"), layout={"title": {"text": "map"}})
+
+
+def test_a_shared_figure_is_turned_into_a_dict_once_and_sent_as_a_fresh_one_would_be():
+    import plotly.io as pio
+
+    values = np.arange(12.0).reshape(3, 4)
+    figure = results.shared(_heatmap, values)
+    assert isinstance(figure, results.SharedFigure)
+    assert figure.to_dict() is figure.to_dict()  # made once, at the first run that shows it
+    # what st.plotly_chart sends: the same JSON as for a figure never shared, run after run
+    fresh = pio.to_json(_heatmap(values), validate=False)
+    assert pio.to_json(figure, validate=False) == fresh
+    assert pio.to_json(figure, validate=False) == fresh
+
+
+def test_figures_inside_a_shared_tuple_or_dataclass_are_made_once_too():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class View:
+        picture: object
+        label: str
+
+    def build(values):
+        return View(_heatmap(values), "x"), (_heatmap(values + 1),)
+
+    view, more = results.shared(build, np.ones((2, 2)))
+    assert isinstance(view.picture, results.SharedFigure)
+    assert isinstance(more[0], results.SharedFigure)

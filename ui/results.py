@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 from PIL import Image
@@ -131,7 +132,38 @@ def shared(build: Callable[..., T], *args: Any) -> T:
     # the function itself (two closures never share a key), and the screen's layout bucket: a
     # phone's stacked figure is not a laptop's (viz/narrow.py)
     key = (build, value_key(args), narrow.layout_key())
-    return _shared_store().get_or_build(key, lambda: build(*args))
+    return _shared_store().get_or_build(key, lambda: _frozen(build(*args)))
+
+
+class SharedFigure(go.Figure):
+    """A figure every session shows as it is: its dict is made once, not at every run.
+
+    `st.plotly_chart` turns a figure into a dict (a deep copy, and numpy arrays to base64) on
+    every run of every page that shows it; for a figure built once for the whole class that was
+    about a tenth of a page run. The figure must not be modified afterwards (`shared` says so):
+    a change would not reach the dict.
+    """
+
+    def to_dict(self) -> dict:
+        made = self.__dict__.get("_made_dict")
+        if made is None:
+            made = super().to_dict()
+            self.__dict__["_made_dict"] = made
+        return made
+
+
+def _frozen(value: T) -> T:
+    """`value`, with every plotly figure in it (itself, a tuple's items, a dataclass's fields)
+    turned into a `SharedFigure`."""
+    if type(value) is go.Figure:
+        value.__class__ = SharedFigure
+    elif isinstance(value, tuple):
+        for item in value:
+            _frozen(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            _frozen(getattr(value, field.name))
+    return value
 
 
 def forget(page: str, name: str) -> None:
