@@ -203,3 +203,10 @@ def test_each_page_file_is_made_into_a_page_once_and_every_run_gets_its_own_copy
         with mock.patch.object(page_module.Path, "resolve", side_effect=AssertionError):
             assert page_module._create_page(script).title == "lesson"  # from the kept one
         assert page_module._create_page(script, default=True)._default is True
+
+
+def test_every_module_of_the_app_imports_so_the_freeze_covers_it():
+    import sys
+
+    assert server.import_app_modules() == []
+    assert {"models.store.workspaces", "viz.backprop", "ui.panels.build"} <= set(sys.modules)
