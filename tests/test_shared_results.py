@@ -102,3 +102,23 @@ def test_figures_inside_a_shared_tuple_or_dataclass_are_made_once_too():
     view, more = results.shared(build, np.ones((2, 2)))
     assert isinstance(view.picture, results.SharedFigure)
     assert isinstance(more[0], results.SharedFigure)
+
+
+def test_a_dataclass_key_follows_its_fields_values_and_names():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Layer:
+        name: str
+        weights: np.ndarray
+
+    @dataclasses.dataclass(frozen=True)
+    class Other:
+        name: str
+        weights: np.ndarray
+
+    key = results.value_key(Layer("conv", np.ones(3)))
+    assert results.value_key(Layer("conv", np.ones(3))) == key  # a copy with equal values
+    assert results.value_key(Layer("conv", np.array([1.0, 1.0, 2.0]))) != key
+    assert results.value_key(Layer("pool", np.ones(3))) != key
+    assert results.value_key(Other("conv", np.ones(3))) != key

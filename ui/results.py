@@ -59,7 +59,11 @@ def value_key(value: Any) -> str:
     if hasattr(value, "to_json"):
         return value.to_json(indent=None)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return type(value).__name__ + value_key(dataclasses.asdict(value))
+        # field by field, not through dataclasses.asdict, which deep-copies every field first
+        fields = ",".join(
+            f"{f.name}={value_key(getattr(value, f.name))}" for f in dataclasses.fields(value)
+        )
+        return f"{type(value).__qualname__}({fields})"
     return repr(value)
 
 
