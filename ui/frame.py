@@ -76,9 +76,10 @@ def sidebar_navigation() -> None:
 @st.cache_resource(show_spinner=False)
 def _menu() -> tuple[tuple[str, tuple[st.Page, ...]], ...]:
     """The menu's page objects, made once per server and only read afterwards: a link given a
-    page object skips the path lookups and icon checks `st.page_link` does for a file name (25
-    links on every run of every page were 11% of the server's CPU in a class). No arguments, so
-    no cache key to hash; a page file added while the server runs shows after a restart."""
+    page object skips the path lookups and icon checks `st.page_link` does for a file name.
+    (The 25 links are still about a tenth of a page run: mostly Streamlit's own cost per
+    element.) No arguments, so no cache key to hash; a page file added while the server runs
+    shows after a restart."""
     return tuple(
         (section.upper(), tuple(_page(p) for p in group))
         for section, group in itertools.groupby(available_pages(), key=lambda p: p.section)
