@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.app_server import CHROMIUM_FLAGS, CHROMIUM_PATH, WINDOW, AppServer, cpu_seconds
-from ui.server import ADJUSTMENTS
+from ui.server import ADJUSTMENTS, SKIP_ENV
 
 DEFAULT_PAGES = ("home", "build", "convolution", "feature_maps", "saliency", "train")
 LOADED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -113,7 +113,7 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
         spy.wait(30)
 
 
-STOCK = {"CNNLAB_SKIP_ADJUSTMENTS": ",".join(f.__name__ for f in ADJUSTMENTS)}
+STOCK = {SKIP_ENV: ",".join(f.__name__ for f in ADJUSTMENTS)}  # a server as Streamlit ships
 
 
 def measure(
@@ -169,9 +169,7 @@ def main() -> None:
     parser.add_argument("--tabs", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--pages", default=",".join(DEFAULT_PAGES))
     parser.add_argument("--profile", help="write py-spy's folded stacks of the server here")
-    parser.add_argument(
-        "--baseline", action="store_true", help="also measure a server without ui/server.py's"
-    )
+    parser.add_argument("--baseline", action="store_true", help="first measure a stock server")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured
     pages = args.pages.split(",")

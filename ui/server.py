@@ -229,20 +229,14 @@ def reuse_page_objects() -> bool:
     original = page_module._create_page
     if getattr(original, _PATCHED, False):
         return False
-    made: dict[tuple[str, bool], Any] = {}
-    lock = threading.Lock()
+    made: dict[tuple[str, bool], Any] = {}  # two runs making one at once just both keep one
 
     @functools.wraps(original)
     def create_page(page: Any, *, default: bool = False) -> Any:
         if not (isinstance(page, os.PathLike) and os.path.isabs(page)):
             return original(page, default=default)  # only the pages/ folder's absolute paths
         key = (os.fspath(page), default)
-        with lock:
-            first = made.get(key)
-        if first is None:
-            first = original(page, default=default)
-            with lock:
-                made[key] = first
+        first = made.get(key) or made.setdefault(key, original(page, default=default))
         return copy.copy(first)
 
     setattr(create_page, _PATCHED, True)

@@ -239,3 +239,12 @@ def text_width(text: str, size: float = LABEL_PX) -> float:
     line (Plotly's <br> breaks lines; tags such as <b> take no room)."""
     lines = re.sub(r"<(?!br>)[^>]*>", "", text).split("<br>")
     return 0.6 * size * max(len(line) for line in lines)
+
+
+def arrow(tail: tuple[float, float], head: tuple[float, float], colour: str, width: float = 1.5):
+    """An arrow annotation on the data axes from `tail` to `head`: the links of a tall diagram."""
+    return {
+        "x": head[0], "y": head[1], "ax": tail[0], "ay": tail[1], "xref": "x", "yref": "y",
+        "axref": "x", "ayref": "y", "text": "", "showarrow": True, "arrowhead": 2,
+        "arrowsize": 1, "arrowwidth": width, "arrowcolor": colour,
+    }  # fmt: skip

@@ -182,15 +182,6 @@ def _band(cy: float, width: float) -> dict:
     }  # fmt: skip
 
 
-def _down(x0: float, y0: float, x1: float, y1: float) -> dict:
-    """An arrow from (x0, y0) down to (x1, y1), on the data axes."""
-    return {
-        "x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x",
-        "ayref": "y", "text": "", "showarrow": True, "arrowhead": 2, "arrowsize": 1,
-        "arrowwidth": 1.5, "arrowcolor": MUTED,
-    }  # fmt: skip
-
-
 def _tall_figure(shapes: list, kinds: list, names: list, selected: int | None) -> go.Figure:
     """The network for a phone: layers as rows down the page, arrows pointing down, each
     label beside its maps; the same boxes, colours, names, shapes and highlight as wide."""
@@ -218,7 +209,7 @@ def _tall_figure(shapes: list, kinds: list, names: list, selected: int | None) -
                     )
                 )  # fmt: skip
         elif k:
-            notes.append(_down(cx, rows[-1][1], cx, cy + half + 1))
+            notes.append(narrow.arrow((cx, rows[-1][1]), (cx, cy + half + 1), MUTED))
         rows.append((max(b["x1"] for b in boxes) - min(b["x0"] for b in boxes), cy - half))
     labels = [
         f"<b>{n}</b><br>{shape_text(s)}" if k == selected else f"{n}<br>{shape_text(s)}"

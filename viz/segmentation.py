@@ -140,15 +140,6 @@ def unet_figure(stages: Sequence[StageShape]) -> go.Figure:
 ROW_PX, BOX_PX, BRACKET_PX = 44, 130, 12  # a stage's row; the widest box; between brackets
 
 
-def _arrow(tail: tuple[float, float], head: tuple[float, float], colour: str) -> dict:
-    """An arrow annotation on the data axes, from `tail` to `head`."""
-    return {
-        "x": head[0], "y": head[1], "ax": tail[0], "ay": tail[1], "xref": "x", "yref": "y",
-        "axref": "x", "ayref": "y", "text": "", "showarrow": True, "arrowhead": 2,
-        "arrowwidth": 1.5 if colour == theme.MUTED else 2, "arrowcolor": colour,
-    }  # fmt: skip
-
-
 def _tall_unet(stages: Sequence[StageShape]) -> go.Figure:
     """The U-Net for a phone: stages as rows down the page, arrows pointing down, the same
     colours, labels and skips as the wide figure."""
@@ -171,7 +162,7 @@ def _tall_unet(stages: Sequence[StageShape]) -> go.Figure:
         )  # fmt: skip
         if i:
             prev = boxes[stages[i - 1].name]
-            notes.append(_arrow((cx, prev[1] - prev[2]), (cx, y + half + 1), theme.MUTED))
+            notes.append(narrow.arrow((cx, prev[1] - prev[2]), (cx, y + half + 1), theme.MUTED))
         if s.skip_from:  # a bracket: left from the encoder's box, down, right into this one
             left, top, _ = boxes[s.skip_from]
             x = 6 + BRACKET_PX * sides.index(s.side)
@@ -181,7 +172,7 @@ def _tall_unet(stages: Sequence[StageShape]) -> go.Figure:
                     line={"color": theme.ACCENT_2, "width": 2}, showlegend=False,
                 )
             )  # fmt: skip
-            notes.append(_arrow((x, y), (cx - w / 2 - 1, y), theme.ACCENT_2))
+            notes.append(narrow.arrow((x, y), (cx - w / 2 - 1, y), theme.ACCENT_2, width=2))
     fig.update_layout(annotations=notes, dragmode=False)
     fig.update_xaxes(visible=False, range=[0, narrow.drawing_width("phone")], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-len(stages) * ROW_PX, 0], fixedrange=True)
