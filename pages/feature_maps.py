@@ -24,15 +24,16 @@ bundle = pick_model(
     ("yours", "shipped", "zoo"),
     untrained="These maps are random mixtures of the image, not learned features.",
 )
+src = panels.source(bundle, state.current_image())
 try:
-    fm = panels.feature_maps(bundle, state.current_image())
+    fm = panels.feature_maps(src)
 except act.ActivationError as err:
     st.error(f"The feature maps could not be computed: {err}")
     st.stop()
 
 seen, controls = st.columns([1, 2])
 with seen:
-    panels.show_input(fm, bundle)
+    panels.show_input(src, fm)
 with controls:
     panels.clamp("feature_maps.layer", fm.names)
     name = st.select_slider(
@@ -49,24 +50,25 @@ with controls:
         key="feature_maps.scale",
     )
     ordered = st.toggle("Order channels by mean activation", key="feature_maps.ordered")
-order = act.channel_order(layer.maps) if ordered else None
-ranges = act.color_ranges(fm, name, scale)
-panels.grid(bundle, name, layer.maps, ranges, order)
+panels.grid(src, fm, name, scale, ordered)
 st.download_button(
-    "Download all maps (.npz)", act.maps_npz(fm), "feature_maps.npz", key="feature_maps.download"
+    "Download all maps (.npz)",
+    panels.maps_file(src, fm),
+    "feature_maps.npz",
+    key="feature_maps.download",
 )
 
 one, sparsity, excite, journey = st.tabs(
     ["One channel", "Zeros after ReLU", "What excites it", "Through the network"]
 )
 with one:
-    channel = panels.one_channel(fm, layer)
+    channel = panels.one_channel(src, fm, layer)
 with sparsity:
-    panels.show_zeros(fm)
+    panels.show_zeros(src, fm)
 with excite:
     panels.exciting_shapes(bundle, name, channel)
 with journey:
-    panels.show_journey(fm)
+    panels.show_journey(src, fm)
 
 with st.expander("Go deeper"):
     st.markdown(

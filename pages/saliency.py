@@ -38,9 +38,7 @@ def _read(bundle, image):
 bundle = pick_model("saliency")
 image = state.current_image()
 try:  # computed again only when the model or the image changes
-    x, probs = results.remembered(
-        "saliency", "probs", (bundle, image), lambda: _read(bundle, image)
-    )
+    x, probs = results.memo("saliency", "probs", (bundle, image), lambda: _read(bundle, image))
 except (ValueError, RuntimeError) as err:
     st.error(f"This model cannot read the image: {err}")
     st.stop()
@@ -57,13 +55,19 @@ with left:
         max_selections=6,
     )
 with right:
-    st.plotly_chart(sviz.probabilities_figure(names, probs, highlight=target), key="saliency.probs")
+    bars = results.memo(
+        "saliency",
+        "bars",
+        (bundle, image, int(target)),
+        lambda: sviz.probabilities_figure(names, probs, highlight=target),
+    )
+    st.plotly_chart(bars, key="saliency.probs")
     st.caption(f"Probability of {names[int(target)]}: {float(probs[int(target)]):.1%}.")
 requests = panel.settings_panel(chosen, bundle)
 pressed = st.button("Explain", type="primary", key="saliency.run")
-results = panel.maps(bundle, image, x, int(target), requests, pressed)
-panel.maps_view(x, results)
-if not chosen and not results:
+maps_key, maps = panel.maps(bundle, image, x, int(target), requests, pressed)
+panel.maps_view(bundle, maps_key, x, maps)
+if not chosen and not maps:
     st.info("Pick at least one method.")
 
 st.subheader("Sanity check: randomize the weights")

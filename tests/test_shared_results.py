@@ -122,3 +122,120 @@ def test_a_dataclass_key_follows_its_fields_values_and_names():
     assert results.value_key(Layer("conv", np.array([1.0, 1.0, 2.0]))) != key
     assert results.value_key(Layer("pool", np.ones(3))) != key
     assert results.value_key(Other("conv", np.ones(3))) != key
+
+
+def _bundle():
+    from models.bundle import untrained_bundle
+    from models.network.presets import PRESETS
+
+    return untrained_bundle(next(iter(PRESETS.values())).spec)
+
+
+def test_only_results_of_shared_models_are_class_wide():
+    from ui import shared_models
+
+    own, shipped = _bundle(), _bundle()
+    shared_models._SHARED_TOKENS.add(shipped.token)  # as shipped_model() does for its bundle
+    try:
+        assert results.class_wide((shipped, np.ones(3), "settings", {"a": 1}))
+        assert not results.class_wide((shipped, own))  # a session's own model is in it
+        assert not results.class_wide({"model": own})
+        assert results.class_wide(("no model at all", 3))
+    finally:
+        shared_models._SHARED_TOKENS.discard(shipped.token)
+
+
+def test_memo_on_a_shared_model_computes_once_for_every_session():
+    from ui import shared_models
+
+    shipped = _bundle()
+    shared_models._SHARED_TOKENS.add(shipped.token)
+    calls = []
+    try:
+        first = results.memo("test", "x", (shipped, 1), lambda: calls.append(1) or ["made"])
+        again = results.memo("test", "x", (shipped, 1), lambda: calls.append(1) or ["other"])
+        assert again is first and calls == [1]
+        assert results.memo("test", "x", (shipped, 2), lambda: ["two"]) == ["two"]
+        assert results.memo("test", "y", (shipped, 1), lambda: ["y"]) == ["y"]  # a name each
+    finally:
+        shared_models._SHARED_TOKENS.discard(shipped.token)
+
+
+def test_sessions_asking_at_once_for_a_missing_result_wait_for_one_build():
+    import threading
+    import time
+
+    store = results._Shared(max_entries=8)
+    calls = []
+
+    def build():
+        calls.append(1)
+        time.sleep(0.2)  # long enough for every other thread to ask meanwhile
+        return object()
+
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(store.get_or_build("k", build)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+    assert not store.building  # nothing left behind
+
+
+def test_when_the_one_build_fails_a_waiting_session_tries_again():
+    import threading
+    import time
+
+    store = results._Shared(max_entries=8)
+    attempts = []
+
+    def build():
+        attempts.append(1)
+        time.sleep(0.1)
+        if len(attempts) == 1:
+            raise RuntimeError("first one fails")
+        return "ok"
+
+    outcomes = []
+
+    def ask():
+        try:
+            outcomes.append(store.get_or_build("k", build))
+        except RuntimeError:
+            outcomes.append("failed")
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["failed", "ok", "ok"] and len(attempts) == 2
+
+
+def test_the_store_is_bounded_by_the_bytes_of_its_arrays():
+    store = results._Shared(max_entries=100, max_bytes=4000)
+    for key in "abcd":
+        store.get_or_build(key, lambda: np.zeros(125))  # 1,000 bytes each
+    store.get_or_build("e", lambda: np.zeros(125))
+    assert list(store.items) == ["b", "c", "d", "e"] and store.total_bytes == 4000
+    big = store.get_or_build("big", lambda: np.zeros(500))  # 4,000 bytes: over a quarter
+    assert big.shape == (500,) and "big" not in store.items  # handed out, not kept
+
+
+def test_nbytes_counts_arrays_inside_figures_dataclasses_and_containers():
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Heatmap(z=np.zeros((10, 10))))
+    assert results.nbytes(figure) >= 800
+    assert results.nbytes({"a": (np.zeros(4), b"12345")}) == 32 + 5
+    assert results.nbytes(torch_tensor_of(6)) == 24
+
+
+def torch_tensor_of(n: int):
+    import torch
+
+    return torch.zeros(n, dtype=torch.float32)

@@ -24,6 +24,8 @@ import torch
 from PIL import Image
 
 from models.bundle import ModelBundle
+from models.settings import positive_setting
+from ui.shared_models import is_shared_model
 from viz import narrow
 
 T = TypeVar("T")
@@ -97,32 +99,97 @@ def on_press(
 
 
 class _Shared:
-    """A bounded, thread-safe map from a key to a result, oldest use dropped first."""
+    """A bounded, thread-safe map from a key to a result, the least recently used dropped first.
 
-    def __init__(self, max_entries: int) -> None:
+    Bounded by count and by the bytes of the arrays inside (`nbytes`), so a class on large
+    torchvision models cannot fill the server's memory. One build per key at a time: when 30
+    sessions ask for the same missing result at once, one builds it and the others wait for it
+    instead of building 30 copies (if that build fails, the next waiting session tries).
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int = 1 << 62) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.lock = threading.Lock()
         self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.sizes: dict[Any, int] = {}
+        self.building: dict[Any, threading.Lock] = {}
 
-    def get_or_build(self, key: Any, build: Callable[[], T]) -> T:
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def _get(self, key: Any) -> tuple[bool, Any]:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
-        value = build()  # outside the lock: two sessions may build the same value once each
+                return True, self.items[key]
+            return False, None
+
+    def get_or_build(self, key: Any, build: Callable[[], T]) -> T:
+        found, value = self._get(key)
+        if found:
+            return value
+        with self.lock:
+            turn = self.building.setdefault(key, threading.Lock())
+        with turn:  # another session building this key: wait for it, then use its result
+            found, value = self._get(key)
+            if found:
+                return value
+            try:
+                value = build()
+                self._put(key, value)
+            finally:
+                with self.lock:
+                    self.building.pop(key, None)
+        return value
+
+    def _put(self, key: Any, value: Any) -> None:
+        size = nbytes(value)
+        if size > self.max_bytes // 4:
+            return  # too large to keep for everyone: its session's caller still gets it
         with self.lock:
             self.items[key] = value
-            while len(self.items) > self.max_entries:
-                self.items.popitem(last=False)
-        return value
+            self.sizes[key] = size
+            while len(self.items) > self.max_entries or (
+                len(self.items) > 1 and sum(self.sizes.values()) > self.max_bytes
+            ):
+                old, _ = self.items.popitem(last=False)
+                self.sizes.pop(old, None)
+
+
+def nbytes(value: Any, depth: int = 0) -> int:
+    """About how many bytes `value` holds in arrays, tensors, bytes and strings: what matters
+    for a cache of figures and results (containers, dataclasses and figures are walked)."""
+    if depth > 6:
+        return 0
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, bytes | str):
+        return len(value)
+    if isinstance(value, go.Figure):
+        return nbytes(value._data, depth + 1) + nbytes(value._layout, depth + 1)  # noqa: SLF001
+    if isinstance(value, dict):
+        return sum(nbytes(v, depth + 1) for v in value.values())
+    if isinstance(value, tuple | list):
+        if value and isinstance(value[0], int | float):
+            return 8 * len(value)
+        return sum(nbytes(v, depth + 1) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(nbytes(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value))
+    return 0
 
 
 SHARED_ENTRIES = 256  # figures and results kept for every session; the least recently used go
+SHARED_MB_ENV = "CNNLAB_SHARED_MB"  # and at most this many MB of their arrays (default 512)
 
 
 @st.cache_resource
 def _shared_store() -> _Shared:
-    return _Shared(SHARED_ENTRIES)
+    mb = positive_setting(SHARED_MB_ENV, 512)
+    return _Shared(SHARED_ENTRIES, int(mb * 1024 * 1024))
 
 
 def shared(build: Callable[..., T], *args: Any) -> T:
@@ -137,6 +204,30 @@ def shared(build: Callable[..., T], *args: Any) -> T:
     # phone's stacked figure is not a laptop's (viz/narrow.py)
     key = (build, value_key(args), narrow.layout_key())
     return _shared_store().get_or_build(key, lambda: _frozen(build(*args)))
+
+
+def class_wide(inputs: Any) -> bool:
+    """Whether a result of `inputs` can serve every session: no model among them is a session's
+    own (a trained, uploaded or untrained one, whose token no other session will ever have).
+    Shipped and torchvision models are read-only and the same object for everyone."""
+    if isinstance(inputs, ModelBundle):
+        return is_shared_model(inputs)
+    if isinstance(inputs, tuple | list):
+        return all(class_wide(v) for v in inputs)
+    if isinstance(inputs, dict):
+        return all(class_wide(v) for v in inputs.values())
+    return True
+
+
+def memo(page: str, name: str, inputs: Any, compute: Callable[[], T]) -> T:
+    """`remembered`, for the whole class when it can be: a result of shared models, sample or
+    uploaded images and settings is made once for every session (`shared`'s store, keyed by
+    page, name and the inputs' values); one that involves a session's own model stays in that
+    session. `compute` must depend on `inputs` only, and its result must never be modified."""
+    if not class_wide(inputs):
+        return remembered(page, name, (inputs, narrow.layout_key()), compute)
+    key = (page, name, value_key(inputs), narrow.layout_key())
+    return _shared_store().get_or_build(key, lambda: _frozen(compute()))
 
 
 class SharedFigure(go.Figure):
@@ -157,12 +248,15 @@ class SharedFigure(go.Figure):
 
 
 def _frozen(value: T) -> T:
-    """`value`, with every plotly figure in it (itself, a tuple's items, a dataclass's fields)
-    turned into a `SharedFigure`."""
+    """`value`, with every plotly figure in it (itself, the items of a tuple, list or dict, a
+    dataclass's fields) turned into a `SharedFigure`."""
     if type(value) is go.Figure:
         value.__class__ = SharedFigure
-    elif isinstance(value, tuple):
+    elif isinstance(value, tuple | list):
         for item in value:
+            _frozen(item)
+    elif isinstance(value, dict):
+        for item in value.values():
             _frozen(item)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):

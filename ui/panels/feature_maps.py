@@ -25,14 +25,25 @@ def shapes(n: int):
     return make_shapes(n, seed=0)[0]
 
 
-def feature_maps(bundle: ModelBundle, image: Image.Image) -> act.FeatureMaps:
-    """Computed once per model and image; widgets then only redraw."""
-    return results.remembered(
-        "feature_maps",
-        "maps",
-        (bundle, image, bundle.trained),
-        lambda: act.compute_feature_maps(bundle, image),
-    )
+PAGE = "feature_maps"
+Source = tuple[ModelBundle, Image.Image, bool]  # what every result of the page is made from
+
+
+def source(bundle: ModelBundle, image: Image.Image) -> Source:
+    """The model and image the page's maps come from: the key of every result below."""
+    return (bundle, image, bundle.trained)
+
+
+def feature_maps(src: Source) -> act.FeatureMaps:
+    """Computed once per model and image (once for the class on a shipped model); widgets then
+    only redraw."""
+    bundle, image, _ = src
+    return results.memo(PAGE, "maps", src, lambda: act.compute_feature_maps(bundle, image))
+
+
+def _memo(name: str, src: Source, settings: object, build):
+    """A figure or file of the page, made once per source and settings (`results.memo`)."""
+    return results.memo(PAGE, name, (src, settings), build)
 
 
 def clamp(key: str, options: Sequence) -> None:
@@ -41,9 +52,11 @@ def clamp(key: str, options: Sequence) -> None:
         st.session_state[key] = options[0]
 
 
-def show_input(fm: act.FeatureMaps, bundle: ModelBundle) -> None:
+def show_input(src: Source, fm: act.FeatureMaps) -> None:
     """The image as the model sees it, and how it got there."""
-    st.plotly_chart(fviz.model_input_figure(fm.image), key="feature_maps.input")
+    bundle = src[0]
+    figure = _memo("input", src, None, lambda: fviz.model_input_figure(fm.image))
+    st.plotly_chart(figure, key="feature_maps.input")
     c, h, w = bundle.input_shape
     mean, std = act.round3(bundle.mean), act.round3(bundle.std)
     st.caption(
@@ -52,10 +65,21 @@ def show_input(fm: act.FeatureMaps, bundle: ModelBundle) -> None:
     )
 
 
-def grid(bundle: ModelBundle, name: str, maps, ranges, order) -> None:
+def _grid_figure(bundle: ModelBundle, fm: act.FeatureMaps, name: str, scale: str, ordered: bool):
+    """(the layer's channel grid, whether a click on a map opens the Neuron view)."""
+    maps = fm.layer(name).maps
+    order = act.channel_order(maps) if ordered else None
+    figure = fviz.channel_grid_figure(maps, act.color_ranges(fm, name, scale), order)
+    pickable = name in dict(inspectable_layers(bundle.model))
+    return (pickable_grid(figure, maps.shape, order) if pickable else figure), pickable
+
+
+def grid(src: Source, fm: act.FeatureMaps, name: str, scale: str, ordered: bool) -> None:
     """The layer's channels; where the Neuron view can open the layer, a click on a map does."""
-    figure = fviz.channel_grid_figure(maps, ranges, order)
-    if name not in dict(inspectable_layers(bundle.model)):
+    figure, pickable = _memo(
+        "grid", src, (name, scale, ordered), lambda: _grid_figure(src[0], fm, name, scale, ordered)
+    )
+    if not pickable:
         st.plotly_chart(figure, key="feature_maps.grid")
         return
     key = "feature_maps.grid"
@@ -65,36 +89,53 @@ def grid(bundle: ModelBundle, name: str, maps, ranges, order) -> None:
         if channel is not None:
             neuron.open_channel("feature_maps", name, channel)
 
-    figure = pickable_grid(figure, maps.shape, order)
     st.plotly_chart(figure, key=key, on_select=opened, selection_mode="points")
     st.caption("Click a map's dot to see how its numbers are computed, in the Neuron view.")
     if st.session_state.get(neuron.HAND_OFF):
         st.switch_page(neuron.PAGE)
 
 
-def one_channel(fm: act.FeatureMaps, layer: act.LayerMaps) -> int:
+def maps_file(src: Source, fm: act.FeatureMaps) -> bytes:
+    """Every map as a NumPy .npz file, written once per source."""
+    return _memo("npz", src, None, lambda: act.maps_npz(fm))
+
+
+def one_channel(src: Source, fm: act.FeatureMaps, layer: act.LayerMaps) -> int:
     """One channel over the image, and before/after its activation; returns the channel."""
     channels = list(range(layer.maps.shape[0]))
     clamp("feature_maps.channel", channels)
     channel = st.selectbox("Channel", channels, key="feature_maps.channel")
     opacity = st.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="feature_maps.opacity")
-    overlay = fviz.channel_overlay_figure(fm.image, layer.maps[channel], opacity)
+    overlay = _memo(
+        "overlay",
+        src,
+        (layer.name, channel, opacity),
+        lambda: fviz.channel_overlay_figure(fm.image, layer.maps[channel], opacity),
+    )
     st.plotly_chart(overlay, key="feature_maps.overlay")
     st.caption(channel_caption(layer.name, channel, layer.maps[channel]))
     if layer.before is not None:
-        pair = fviz.before_after_figure(layer.before[channel], layer.maps[channel], layer.kind)
+        before, after = layer.before[channel], layer.maps[channel]
+        pair = _memo(
+            "before_after",
+            src,
+            (layer.name, channel),
+            lambda: fviz.before_after_figure(before, after, layer.kind),
+        )
         st.plotly_chart(pair, key="feature_maps.before_after")
     else:
         st.caption("Pick an activation layer (ReLU, tanh, …) to compare before and after it.")
     return channel
 
 
-def show_zeros(fm: act.FeatureMaps) -> None:
+def show_zeros(src: Source, fm: act.FeatureMaps) -> None:
     """The share of zeros after each activation layer."""
     shares = act.zero_shares(fm)
     if shares:
         names, values = zip(*shares, strict=True)
-        figure = fviz.zero_share_figure(list(names), list(values))
+        figure = _memo(
+            "zeros", src, None, lambda: fviz.zero_share_figure(list(names), list(values))
+        )
         st.plotly_chart(figure, key="feature_maps.zeros")
         st.caption(zeros_caption(shares))
     else:
@@ -127,9 +168,11 @@ def exciting_shapes(bundle: ModelBundle, name: str, channel: int) -> None:
         )
 
 
-def show_journey(fm: act.FeatureMaps) -> None:
+def show_journey(src: Source, fm: act.FeatureMaps) -> None:
     """Each layer's six strongest channels, a row per layer."""
-    figure = fviz.journey_figure(act.strongest_channels(fm, per_layer=6))
+    figure = _memo(
+        "journey", src, None, lambda: fviz.journey_figure(act.strongest_channels(fm, per_layer=6))
+    )
     st.plotly_chart(figure, key="feature_maps.journey")
     st.caption(
         "A row per layer, its six strongest channels (highest mean), each on its own "

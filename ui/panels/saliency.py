@@ -15,7 +15,7 @@ from models.explain import attribution as attr
 from models.explain.layers import conv_layers
 from models.explain.sanity import SIMILAR, SanityResult, sanity_check, weight_layers
 from ui.params import param_widgets
-from ui.results import forget, on_press, remembered, value_key
+from ui.results import memo, on_press, value_key
 from viz import saliency as sviz
 
 PAGE = "saliency"
@@ -55,58 +55,90 @@ def maps(
     target: int,
     requests: Requests,
     pressed: bool,
-) -> dict[str, attr.Attribution]:
+) -> tuple[str, dict[str, attr.Attribution]]:
     """The maps: computed for a new model or image, or on a press; kept while settings change.
 
-    Maps of older settings stay on screen with a caption asking for a press.
+    Returns (a key naming what they were computed from, the maps). The computation itself is
+    `results.memo`'s: made once for the whole class on a shipped model, so 30 students opening
+    the page on its defaults wait for one run of the methods, not 30. Maps of older settings
+    stay on screen with a caption asking for a press.
     """
     request = value_key((target, requests))
+    source = value_key((bundle, image))
+    slot = f"_{PAGE}.maps"
+    stored = st.session_state.get(slot)
+    if pressed or stored is None or stored[0] != source:
 
-    def compute() -> tuple[str, dict[str, attr.Attribution]]:
-        bar = st.progress(0.0, text="Attributing…")
+        def compute() -> dict[str, attr.Attribution]:
+            bar = st.progress(0.0, text="Attributing…")
+            try:
+                return attr.compute_attributions(bundle, x, target, requests, bar.progress)
+            finally:
+                bar.empty()
+
         try:
-            return request, attr.compute_attributions(bundle, x, target, requests, bar.progress)
-        finally:
-            bar.empty()
-
-    if pressed:
-        forget(PAGE, "maps")
-    try:
-        done, results = remembered(PAGE, "maps", (bundle, image), compute)
-    except CNNLabError as err:
-        st.error(str(err))
-        return {}
-    if done != request and results:
+            found = memo(PAGE, "attributions", (bundle, image, target, requests), compute)
+        except CNNLabError as err:
+            st.error(str(err))
+            return "", {}
+        stored = (source, request, found)
+        st.session_state[slot] = stored
+    _, done, found = stored
+    if done != request and found:
         st.caption("The settings changed: press **Explain** to update the maps.")
-    return results
+    return source + done, found
 
 
-def maps_view(x: torch.Tensor, results: dict[str, attr.Attribution]) -> None:
-    """The overlay controls, the maps over the image, completeness checks and downloads."""
+def _view(x: torch.Tensor, results: dict[str, attr.Attribution], mode: str, sign: str, pct: float):
+    """(the maps over the image, the heat maps by method): what every overlay setting shows."""
+    heats = {name: attr.heatmap(r.map, sign, pct) for name, r in results.items()}
+    if not heats:
+        return None, heats
+    pixels = x[0].permute(1, 2, 0).numpy()  # (H, W, C)
+    return sviz.saliency_figure(pixels, heats, mode, sign == "all"), heats
+
+
+def _files(
+    x: torch.Tensor, heat, raw: torch.Tensor, mode: str, signed: bool
+) -> tuple[bytes, bytes]:
+    """The chosen map as an overlay PNG and as raw numbers (.npy)."""
+    pixels = x[0].permute(1, 2, 0).numpy()
+    png = sviz.png_bytes(sviz.overlay_rgb(pixels, heat, mode, signed), upscale=4)
+    return png, attr.npy_bytes(raw)
+
+
+def maps_view(
+    bundle: ModelBundle, key: str, x: torch.Tensor, results: dict[str, attr.Attribution]
+) -> None:
+    """The overlay controls, the maps over the image, completeness checks and downloads.
+
+    `key` names the maps (`maps`' first value): figures and files are made once per key and
+    setting, for the whole class when the model is shared."""
     shown, sign_col, clip_col = st.columns([2, 2, 1])
     mode = shown.radio("Overlay", sviz.OVERLAYS, horizontal=True, key=f"{PAGE}.overlay")
     sign = sign_col.radio("Sign", attr.SIGNS, index=2, horizontal=True, key=f"{PAGE}.sign")
     pct = clip_col.slider("Clip at percentile", 80.0, 100.0, 99.0, 0.5, key=f"{PAGE}.clip")
-    heats = {name: attr.heatmap(r.map, sign, pct) for name, r in results.items()}
-    if not heats:
+    figure, heats = memo(
+        PAGE, "view", (bundle, key, mode, sign, pct), lambda: _view(x, results, mode, sign, pct)
+    )
+    if figure is None:
         return
-    pixels = x[0].permute(1, 2, 0).numpy()  # (H, W, C)
-    st.plotly_chart(sviz.saliency_figure(pixels, heats, mode, sign == "all"), key=f"{PAGE}.figure")
+    st.plotly_chart(figure, key=f"{PAGE}.figure")
     for name, r in results.items():
         if r.completeness is not None:
             st.caption(f"**{name}**, completeness: {r.completeness.sentence()}.")
     pick = st.selectbox("Download the map of", list(heats), key=f"{PAGE}.download_method")
-    png = sviz.png_bytes(sviz.overlay_rgb(pixels, heats[pick], mode, sign == "all"), upscale=4)
+    png, npy = memo(
+        PAGE,
+        "files",
+        (bundle, key, mode, sign, pct, pick),
+        lambda: _files(x, heats[pick], results[pick].map, mode, sign == "all"),
+    )
     one, two = st.columns(2)
     one.download_button(
         "Overlay (.png)", png, "saliency.png", "image/png", key=f"{PAGE}.download_png"
     )
-    two.download_button(
-        "Raw map (.npy, C×H×W)",
-        attr.npy_bytes(results[pick].map),
-        "saliency.npy",
-        key=f"{PAGE}.download_npy",
-    )
+    two.download_button("Raw map (.npy, C×H×W)", npy, "saliency.npy", key=f"{PAGE}.download_npy")
 
 
 def _sanity(
