@@ -187,3 +187,25 @@ def test_the_figures_draw_one_trace_per_arm_and_refuse_mismatched_samples():
     assert list(viz.arms_figure({"a": 0.5, "b": 0.7}, 0.1).data[0].y) == [50, 70]
     with pytest.raises(ValueError):
         viz.samples_figure(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8))
+
+
+def test_the_drift_section_is_measured_once_for_every_session_on_a_shared_model(
+    tiny_pretrained, monkeypatch
+):
+    from ui import shared_models
+    from ui.panels import transfer as panel
+
+    calls = []
+    measure = tr.drift_accuracy
+    monkeypatch.setattr(tr, "drift_accuracy", lambda *a: calls.append(a[2:]) or measure(*a))
+    shared_models._SHARED_TOKENS.add(tiny_pretrained.token)  # as shipped_model() does
+    try:
+        first = panel.drift_view(tiny_pretrained, "blur", 0.5)
+        assert len(calls) == len(panel.STRENGTHS) + 1  # the curve, and the slider off its grid
+        assert panel.drift_view(tiny_pretrained, "blur", 0.5) is first  # another session
+        on_grid = panel.drift_view(tiny_pretrained, "blur", 0.4)
+        assert len(calls) == len(panel.STRENGTHS) + 1  # the curve is reused, 0.4 is on it
+        assert on_grid.curve is first.curve and on_grid.accuracy == first.curve[2]
+        assert first.csv.startswith("drift,strength,accuracy")
+    finally:
+        shared_models._SHARED_TOKENS.discard(tiny_pretrained.token)

@@ -3,7 +3,10 @@ the recovery runs, each explained from what was measured."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.bundle import ModelBundle
@@ -187,6 +190,58 @@ def _why_curve(answer: str, lo: int, hi: int, g_lo: float, g_hi: float) -> str:
     )
 
 
+@dataclass(frozen=True)
+class DriftView:
+    """What the drift section shows for one model, drift and strength."""
+
+    curve: list[float]  # accuracy at each of STRENGTHS
+    accuracy: float  # accuracy at the slider's strength
+    images: int  # how many fresh shapes were scored
+    samples: go.Figure  # clean shapes above, shifted below
+    chart: go.Figure  # accuracy against strength, the slider marked
+    csv: str  # the curve, for the download button
+
+
+def _drift_curve(bundle: ModelBundle, drift: str) -> list[float]:
+    """The accuracy at every strength of one drift: once per model and drift (for the whole
+    class on the shipped model)."""
+    data = tr.drift_test_set(bundle.input_shape)
+    return results.memo(
+        PAGE,
+        "curve",
+        (bundle, drift, STRENGTHS),
+        lambda: tr.drift_curve(bundle, data, drift, STRENGTHS),
+    )
+
+
+def _drift_view(bundle: ModelBundle, drift: str, strength: float) -> DriftView:
+    data = tr.drift_test_set(bundle.input_shape)
+    curve = _drift_curve(bundle, drift)
+    on_grid = [a for s, a in zip(STRENGTHS, curve, strict=True) if abs(s - strength) < 1e-6]
+    acc = on_grid[0] if on_grid else tr.drift_accuracy(bundle, data, drift, strength)
+    clean, moved = tr.drift_samples(data, drift, strength)
+    rows = [
+        {"drift": drift, "strength": s, "accuracy": a}
+        for s, a in zip(STRENGTHS, curve, strict=True)
+    ]
+    return DriftView(
+        curve=curve,
+        accuracy=acc,
+        images=len(data.y),
+        samples=viz.samples_figure(clean, moved),
+        chart=viz.drift_figure(STRENGTHS, curve, (strength, acc), drift),
+        csv=pd.DataFrame(rows).to_csv(index=False),
+    )
+
+
+def drift_view(bundle: ModelBundle, drift: str, strength: float) -> DriftView:
+    """The drift section's numbers, figures and file: made once per model, drift and strength
+    (for the whole class on the shipped model), so a new session only draws them."""
+    return results.memo(
+        PAGE, "drift", (bundle, drift, strength), lambda: _drift_view(bundle, drift, strength)
+    )
+
+
 def drift_section(bundle: ModelBundle) -> tuple[str, float, float, float]:
     """The drift menu and slider, the samples and the accuracy curve; returns
     (drift, strength, accuracy there, accuracy unshifted)."""
@@ -201,42 +256,21 @@ def drift_section(bundle: ModelBundle) -> tuple[str, float, float, float]:
         key=f"{PAGE}.strength",
         help=f"At 1: {DRIFTS[drift].at_full}.",
     )
-    data = tr.drift_test_set(bundle.input_shape)
-    curve = results.remembered(
-        PAGE,
-        f"curve.{drift}",
-        (bundle, drift, STRENGTHS),
-        lambda: tr.drift_curve(bundle, data, drift, STRENGTHS),
-    )
-    on_grid = [a for s, a in zip(STRENGTHS, curve, strict=True) if abs(s - strength) < 1e-6]
-    acc = (
-        on_grid[0]
-        if on_grid
-        else results.remembered(
-            PAGE,
-            "point",
-            (bundle, drift, strength),
-            lambda: tr.drift_accuracy(bundle, data, drift, strength),
-        )
-    )
-    clean, moved = tr.drift_samples(data, drift, strength)
-    st.plotly_chart(viz.samples_figure(clean, moved), key=f"{PAGE}.samples_chart")
+    view = drift_view(bundle, drift, strength)
+    curve, acc = view.curve, view.accuracy
+    st.plotly_chart(view.samples, key=f"{PAGE}.samples_chart")
     st.caption(
         "Top: fresh shapes, looking as the model's training images did. Bottom: the same "
         f"shapes at {drift} {strength:.1f}."
     )
-    st.plotly_chart(
-        viz.drift_figure(STRENGTHS, curve, (strength, acc), drift), key=f"{PAGE}.drift_chart"
-    )
+    st.plotly_chart(view.chart, key=f"{PAGE}.drift_chart")
     st.caption(
-        f"{PRETRAINED} on {len(data.y)} fresh shapes: {curve[0]:.0%} right unshifted, {acc:.0%} at "
-        f"{drift} {strength:.1f}, {curve[-1]:.0%} at full strength."
+        f"{PRETRAINED} on {view.images} fresh shapes: {curve[0]:.0%} right unshifted, {acc:.0%} "
+        f"at {drift} {strength:.1f}, {curve[-1]:.0%} at full strength."
     )
-    rows = [
-        {"drift": drift, "strength": s, "accuracy": a}
-        for s, a in zip(STRENGTHS, curve, strict=True)
-    ]
-    _download("transfer_drift", rows, "dl_drift")
+    st.download_button(
+        "Download transfer_drift (CSV)", view.csv, "transfer_drift.csv", "text/csv", key="dl_drift"
+    )
     return drift, strength, acc, curve[0]
 
 
