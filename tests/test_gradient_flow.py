@@ -103,3 +103,18 @@ def test_a_sweep_run_trains_to_the_end_on_the_executor():
 def test_too_many_sweep_runs_are_refused():
     with pytest.raises(flow.FlowError, match="1 to 6"):
         flow.plan_sweep((4, 8, 14, 20), (2, 4))
+
+
+def test_the_page_measures_each_variant_once_for_every_session(monkeypatch):
+    from ui.panels import gradient_flow as panel
+
+    calls = []
+    compare = flow.compare_flow
+    monkeypatch.setattr(flow, "compare_flow", lambda v, s: calls.append(v) or compare(v, s))
+    settings = flow.FlowSettings(depth=6, width=2, batch=4, steps=1, seed=11)
+    first = panel.measured(["plain", "residual"], settings)
+    again = panel.measured(["plain", "residual"], settings)  # another session, same defaults
+    assert calls == [["plain"], ["residual"]]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    panel.measured(["plain", "batchnorm"], settings)  # only the new variant is measured
+    assert calls[-1] == ["batchnorm"] and len(calls) == 3

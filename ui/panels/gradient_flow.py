@@ -32,11 +32,12 @@ def flow_controls() -> tuple[list[str], flow.FlowSettings, bool]:
 
 
 def measured(variants: Sequence[str], settings: flow.FlowSettings) -> list[flow.FlowResult]:
-    """Each variant's norms, remembered per variant so adding one computes only that one."""
+    """Each variant's norms, made once per variant and settings for the whole class (seeded,
+    the same for everyone), so adding a variant computes only that one."""
     if not variants:
         raise flow.FlowError("choose at least one network to measure")
     return [
-        results.remembered(
+        results.memo(
             "gradient_flow",
             f"flow.{v}",
             (v, settings),
@@ -57,7 +58,13 @@ def show_flow(
     found: list[flow.FlowResult], settings: flow.FlowSettings, log: bool, guess: str | None
 ) -> None:
     """The figure, its caption, the answer from the numbers, and the CSV."""
-    st.plotly_chart(gviz.flow_figure(found, log), key="gradient_flow.flow_chart")
+    figure, table = results.memo(
+        "gradient_flow",
+        "flow_view",
+        (found, log),  # the results' values: variants and settings are in them
+        lambda: (gviz.flow_figure(found, log), _flow_csv(found)),
+    )
+    st.plotly_chart(figure, key="gradient_flow.flow_chart")
     lines = [
         f"- **{r.variant}**: first layer {r.at_init[0]:.2g}, last {r.at_init[-1]:.2g} at "
         f"initialisation (first ÷ last = {r.at_init[0] / r.at_init[-1]:.2g}); after "
@@ -88,7 +95,7 @@ def show_flow(
         lab.reveal(guess, answer, because)
     st.download_button(
         "Download the norms (CSV)",
-        _flow_csv(found),
+        table,
         "gradient_norms.csv",
         "text/csv",
         key="gradient_flow.flow_dl",
