@@ -3,7 +3,7 @@ index against probability targets, and softmax temperature."""
 
 import streamlit as st
 
-from models.training.losses import LOSSES, LossError, compute_losses
+from models.training.losses import LOSSES, LossError
 from ui import frame, glossary
 from ui.panels import losses as panel
 
@@ -30,7 +30,7 @@ guess = st.radio(
 )
 try:
     inputs = panel.explorer_controls()
-    report = compute_losses(inputs.logits, inputs.target, inputs.settings)
+    report = panel.report(inputs)
 except LossError as err:
     st.error(str(err))
     st.stop()

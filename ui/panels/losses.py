@@ -1,5 +1,10 @@
 """Widgets of the Losses page: the explorer's inputs and read-outs, the two target forms, and
-softmax with a temperature. The maths is in `models.training.losses`."""
+softmax with a temperature. The maths is in `models.training.losses`.
+
+Every result, figure and file here is a function of the student's settings alone: made once per
+setting for the whole class (`results.memo`), so 30 students opening the page on its defaults
+share one set.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.data.shapes import SHAPE_CLASSES
@@ -114,29 +120,65 @@ def _explain(report: L.LossReport, inputs: ExplorerInputs) -> str:
     )
 
 
+def report(inputs: ExplorerInputs) -> L.LossReport:
+    """The five losses and their gradients at the student's logits (LossError on bad ones)."""
+    return results.memo(
+        PAGE,
+        "report",
+        inputs,
+        lambda: L.compute_losses(inputs.logits, inputs.target, inputs.settings),
+    )
+
+
+@dataclass(frozen=True)
+class ExplorerView:
+    """What the explorer shows for one setting: its figures, its table and the table's CSV."""
+
+    curves: go.Figure
+    gradients: go.Figure
+    table: pd.DataFrame
+    csv: str
+
+
+def _explorer_view(
+    report: L.LossReport, inputs: ExplorerInputs, curves: dict[str, np.ndarray]
+) -> ExplorerView:
+    table = _table(report, inputs.names)
+    return ExplorerView(
+        lviz.loss_curves_figure(P_GRID, curves, report),
+        lviz.gradient_figure(report, inputs.names),
+        table,
+        table.to_csv(index_label="loss function"),
+    )
+
+
 def show_explorer(report: L.LossReport, inputs: ExplorerInputs) -> None:
     """The prediction's answer, the curves, the gradients, the table and its download."""
-    names, k = inputs.names, len(inputs.names)
-    curves = results.remembered(
+    k = len(inputs.names)
+    curves = results.memo(  # the same while only the logits move
         PAGE, "curves", (k, inputs.settings), lambda: L.loss_curves(P_GRID, k, inputs.settings)
     )
-    st.plotly_chart(lviz.loss_curves_figure(P_GRID, curves, report), key="losses.curves_chart")
+    view = results.memo(PAGE, "explorer", inputs, lambda: _explorer_view(report, inputs, curves))
+    st.plotly_chart(view.curves, key="losses.curves_chart")
     st.caption(
         f"Each loss against p(true), the other {k - 1} classes sharing the rest equally (and "
         f"logits = log-probabilities, which the hinges see). The dots are your logits: p(true) = "
         f"{report.p_true:.2f}, cross-entropy {report.losses[0].value:.3f}."
     )
-    st.plotly_chart(lviz.gradient_figure(report, names), key="losses.gradient_chart")
+    st.plotly_chart(view.gradients, key="losses.gradient_chart")
     st.caption(
         "The gradient of each loss with respect to each logit, by autograd. Gradient descent "
         "moves each logit against its bar: a negative bar on the true class raises its score."
     )
     st.markdown(_explain(report, inputs))
-    table = _table(report, names)
-    st.dataframe(table.style.format("{:+.4f}"), key="losses.table")
+    # formatted in the browser: a pandas Styler would be rendered on the server at every run
+    signed = st.column_config.NumberColumn(format="%+.4f")
+    st.dataframe(
+        view.table, column_config=dict.fromkeys(view.table.columns, signed), key="losses.table"
+    )
     st.download_button(
         "Download the losses and gradients (.csv)",
-        table.to_csv(index_label="loss function"),
+        view.csv,
         "losses.csv",
         "text/csv",
         key="losses.download",
@@ -156,6 +198,23 @@ def reveal(guess: str | None, report: L.LossReport) -> None:
         st.warning(f"You predicted **{guess}**; the measurement says {measured}.")
 
 
+def _forms_view(
+    inputs: ExplorerInputs, partner: int, lam: float
+) -> tuple[L.TargetForms, pd.DataFrame]:
+    """(cross-entropy with each form of target, the table of them)."""
+    eps = inputs.settings.smoothing
+    f = L.target_forms(inputs.logits, inputs.target, eps, partner, lam)
+    y, mix = inputs.target, ", ".join(f"{v:.2f}" for v in f.mixup_target)
+    rows = [
+        ("F.cross_entropy(z, y)", f"index {y}", f.with_index),
+        ("F.cross_entropy(z, onehot)", "one-hot probabilities", f.with_one_hot),
+        (f"F.cross_entropy(z, y, label_smoothing={eps:g})", f"index {y}", f.smoothed_index),
+        ("F.cross_entropy(z, q)", "smoothed probabilities q", f.smoothed_probabilities),
+        ("F.cross_entropy(z, mix)", f"MixUp probabilities ({mix})", f.mixup),
+    ]
+    return f, pd.DataFrame(rows, columns=["PyTorch call", "target", "loss"])
+
+
 def target_forms(inputs: ExplorerInputs) -> None:
     """Cross-entropy with an index target and with probability targets, side by side."""
     a, b = st.columns(2)
@@ -167,17 +226,19 @@ def target_forms(inputs: ExplorerInputs) -> None:
         "MixUp λ (share of the true class's image)", 0.0, 1.0, 0.7, 0.05, key="losses.lam"
     )
     eps = inputs.settings.smoothing
-    f = L.target_forms(inputs.logits, inputs.target, eps, partner, lam)
-    y, mix = inputs.target, ", ".join(f"{v:.2f}" for v in f.mixup_target)
-    rows = [
-        ("F.cross_entropy(z, y)", f"index {y}", f.with_index),
-        ("F.cross_entropy(z, onehot)", "one-hot probabilities", f.with_one_hot),
-        (f"F.cross_entropy(z, y, label_smoothing={eps:g})", f"index {y}", f.smoothed_index),
-        ("F.cross_entropy(z, q)", "smoothed probabilities q", f.smoothed_probabilities),
-        ("F.cross_entropy(z, mix)", f"MixUp probabilities ({mix})", f.mixup),
-    ]
-    table = pd.DataFrame(rows, columns=["PyTorch call", "target", "loss"])
-    st.dataframe(table.style.format({"loss": "{:.6f}"}), hide_index=True, key="losses.forms")
+    f, table = results.memo(
+        PAGE,
+        "forms",
+        (inputs.logits, inputs.target, eps, partner, lam),
+        lambda: _forms_view(inputs, partner, lam),
+    )
+    st.dataframe(
+        table,
+        column_config={"loss": st.column_config.NumberColumn(format="%.6f")},
+        hide_index=True,
+        key="losses.forms",
+    )
+    mix = ", ".join(f"{v:.2f}" for v in f.mixup_target)
     st.markdown(
         f"The index and the one-hot vector give the same loss ({f.with_index:.6f} and "
         f"{f.with_one_hot:.6f}): the one-hot vector only picks out −log p_y. Label smoothing "
@@ -194,10 +255,14 @@ def temperature(inputs: ExplorerInputs) -> None:
     t = st.slider("Temperature T", 0.1, 10.0, 1.0, 0.1, key="losses.temperature")
     probs = L.softmax_with_temperature(inputs.logits, t)
     plain = L.softmax_with_temperature(inputs.logits, 1.0)
-    sweep = results.remembered(
-        PAGE, "sweep", inputs.logits, lambda: L.temperature_sweep(inputs.logits, TEMPERATURES)
+    figure = results.memo(
+        PAGE,
+        "temperature",
+        (inputs.logits, inputs.names, t),
+        lambda: lviz.temperature_figure(
+            TEMPERATURES, L.temperature_sweep(inputs.logits, TEMPERATURES), inputs.names, t
+        ),
     )
-    figure = lviz.temperature_figure(TEMPERATURES, sweep, inputs.names, t)
     st.plotly_chart(figure, key="losses.temperature_chart")
     top = int(np.argmax(plain))
     bits, most = L.entropy_bits(probs), np.log2(len(probs))
