@@ -5,7 +5,7 @@ import streamlit as st
 from models.errors import CNNLabError
 from models.inspect import backprop as bpm
 from models.inspect import backprop_steps as steps
-from ui import frame, glossary, results
+from ui import frame, glossary
 from ui.panels import backprop as panels
 
 frame(
@@ -54,12 +54,7 @@ with check_tab:
         key="backprop.predict_h",
     )
     h, dtype = panels.check_controls()
-    checks = results.remembered(
-        "backprop",
-        "check",
-        bp.net.seed,
-        lambda: [bpm.gradient_check(bp.net, name) for name in bpm.DTYPES],
-    )
+    checks = panels.gradient_checks(bp)
     best_h = next(c for c in checks if c.dtype == "float64").best[0]
     if guess is not None:
         where = {bpm.STEP_SIZES[0]: "The largest", bpm.STEP_SIZES[-1]: "The smallest"}

@@ -186,3 +186,18 @@ def test_downloads_hold_every_number(seed0):
     assert len(rows) == 1 + 2 * len(bpm.STEP_SIZES) * bpm.N_PARAMS
     payload = json.loads(bpm.to_json(seed0))
     assert np.allclose(payload["grids"]["dw"], seed0.grads["w"])
+
+
+def test_the_page_computes_a_seed_s_network_and_check_once_for_every_session(monkeypatch):
+    from ui import results
+    from ui.panels import backprop as panels
+
+    calls = []
+    check = bpm.gradient_check
+    monkeypatch.setattr(bpm, "gradient_check", lambda net, d: calls.append(d) or check(net, d))
+    bp = bpm.compute_backprop(bpm.sample_net(17))
+    first = panels.gradient_checks(bp)
+    assert panels.gradient_checks(bpm.compute_backprop(bpm.sample_net(17))) is first
+    assert sorted(calls) == sorted(bpm.DTYPES)  # once per number type, not once per session
+    made = results.memo(panels.PAGE, "net", 17, lambda: bp)  # as network_controls asks
+    assert results.memo(panels.PAGE, "net", 17, lambda: pytest.fail("made twice")) is made

@@ -10,6 +10,7 @@ from models.inspect import backprop_steps as steps
 from ui import results
 from viz import backprop as viz
 
+PAGE = "backprop"
 STEP, SEED, CHART = "backprop.step", "backprop.seed", "backprop.network"
 LEGEND = (
     "Outlines: **blue**, the cell this step computes; **orange**, the cells it is made from; "
@@ -43,8 +44,18 @@ def network_controls() -> bpm.Backprop:
     a, b = st.columns([1, 3], vertical_alignment="bottom")
     seed = a.number_input("Seed for the numbers", 0, 1_000_000, key=SEED)
     b.button("New numbers", key="backprop.new", on_click=_new_numbers)
-    return results.remembered(
-        "backprop", "net", int(seed), lambda: bpm.compute_backprop(bpm.sample_net(int(seed)))
+    return results.memo(
+        PAGE, "net", int(seed), lambda: bpm.compute_backprop(bpm.sample_net(int(seed)))
+    )
+
+
+def gradient_checks(bp: bpm.Backprop) -> list[bpm.GradCheck]:
+    """The gradient check in every number type, made once per seed for the whole class."""
+    return results.memo(
+        PAGE,
+        "check",
+        bp.net.seed,
+        lambda: [bpm.gradient_check(bp.net, name) for name in bpm.DTYPES],
     )
 
 
@@ -63,8 +74,13 @@ def step_controls() -> int:
 
 def show_network(bp: bpm.Backprop, view: steps.StepView) -> None:
     """The clickable grids with the step's cells outlined, and the step's formula."""
-    figure = viz.network_figure(
-        bpm.grid_values(bp), steps.revealed(view.index), view.marks, bp.net.y
+    figure = results.memo(  # the network is a function of its seed
+        PAGE,
+        "network",
+        (bp.net.seed, view.index),
+        lambda: viz.network_figure(
+            bpm.grid_values(bp), steps.revealed(view.index), view.marks, bp.net.y
+        ),
     )
     st.plotly_chart(figure, key=CHART, on_select=_clicked, selection_mode="points", width="stretch")
     st.caption(LEGEND)
@@ -101,7 +117,7 @@ def step_summary(bp: bpm.Backprop, flows: str | None) -> None:
         st.markdown(("Right: " if right else "Not quite: ") + "step to a ∂L/∂p cell to see it.")
     st.download_button(
         "Download every number (JSON)",
-        bpm.to_json(bp),
+        results.memo(PAGE, "json", bp.net.seed, lambda: bpm.to_json(bp)),
         file_name=f"backprop_seed{bp.net.seed}.json",
         key="backprop.download",
     )
@@ -123,7 +139,10 @@ def check_controls() -> tuple[float, str]:
 
 def show_check(checks: list[bpm.GradCheck], h: float, dtype: str) -> None:
     """The V figure, the chosen step's per-weight numbers, what it means, and a CSV."""
-    st.plotly_chart(viz.gradient_check_figure(checks, h), key="backprop.check_chart")
+    figure = results.memo(  # keyed by the checks' values: a few hundred numbers
+        PAGE, "check_chart", (checks, h), lambda: viz.gradient_check_figure(checks, h)
+    )
+    st.plotly_chart(figure, key="backprop.check_chart")
     by = {c.dtype: c for c in checks}
     c64, c32, chosen = by["float64"], by["float32"], by[dtype]
     (h64, e64), (h32, e32) = c64.best, c32.best
@@ -149,7 +168,7 @@ def show_check(checks: list[bpm.GradCheck], h: float, dtype: str) -> None:
     st.dataframe(rows, height=240)
     st.download_button(
         "Download the gradient check (CSV)",
-        bpm.check_csv(checks),
+        results.memo(PAGE, "check_csv", checks, lambda: bpm.check_csv(checks)),
         file_name="gradient_check.csv",
         key="backprop.check_download",
     )
