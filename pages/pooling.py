@@ -33,12 +33,11 @@ with grid_tab:
     panels.numbers(settings)
 with map_tab:
     try:
-        x = panels.map_to_pool(bundle)
-        report = pool.pool_report(x, settings)
+        view = panels.pooled(panels.map_to_pool(bundle), settings)
     except pool.PoolError as err:
         st.error(str(err))
     else:
-        panels.show_report(x, report, settings)
+        panels.show_report(view, settings)
 with global_tab:
     panels.global_and_pyramid()
 with shift_tab:

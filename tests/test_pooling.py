@@ -279,3 +279,23 @@ def tiny_bundle():
         }
     )
     return untrained_bundle(spec)
+
+
+def test_the_page_pools_a_picture_once_for_every_session_and_copies_share_the_result(
+    monkeypatch,
+):
+    from PIL import Image
+
+    from ui.panels import pooling as panels
+
+    calls = []
+    report = pool.pool_report
+    monkeypatch.setattr(pool, "pool_report", lambda x, s: calls.append(s) or report(x, s))
+    pixels = np.random.default_rng(5).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    chosen = pool.PoolSettings("max", 3, 2, 1, False, 2.0)
+    first = panels.pooled((Image.fromarray(pixels),), chosen)
+    again = panels.pooled((Image.fromarray(pixels),), chosen)  # another session's copy
+    assert again is first and len(calls) == 1
+    assert first.report.out_shape == (15, 20) and first.csv.count("\n") == 15
+    other = panels.pooled((Image.fromarray(pixels),), pool.PoolSettings("avg", 3, 2, 1))
+    assert other is not first and len(calls) == 2

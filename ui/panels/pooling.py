@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -10,7 +14,10 @@ from models.operations import pooling as pool
 from ui import results, state
 from viz import pooling as pviz
 
+PAGE = "pooling"
 FEATURE_MAP = "A feature map of the current model"
+# What the map tab pools: (image,) in gray, or (image, model, conv layer, channel)
+MapSource = tuple
 SHIFT_NOTE = (
     "Your picture in gray (64 pixels a side at most) slides right and wraps around, so "
     "borders play no part. Four fixed edge filters with ReLU make an edge map, "
@@ -41,7 +48,12 @@ def numbers(settings: pool.PoolSettings) -> None:
     side = a.slider("Grid side (cells)", 3, 8, 6, key="pooling.grid_side")
     seed = b.number_input("Seed for the numbers", 0, 10_000, 0, key="pooling.grid_seed")
     try:
-        gp = pool.pool_grid(pool.sample_grid(side, seed), settings)
+        gp = results.memo(
+            PAGE,
+            "grid",
+            (settings, side, int(seed)),
+            lambda: pool.pool_grid(pool.sample_grid(side, int(seed)), settings),
+        )
     except pool.PoolError as err:
         st.error(str(err))
         return
@@ -53,7 +65,13 @@ def numbers(settings: pool.PoolSettings) -> None:
         key="pooling.cell",
         format_func=lambda ij: f"row {ij[0]}, column {ij[1]}",
     )
-    st.plotly_chart(pviz.pool_grid_figure(gp, cell), key="pooling.grid_chart")
+    figure = results.memo(
+        PAGE,
+        "grid_chart",
+        (settings, side, int(seed), cell),
+        lambda: pviz.pool_grid_figure(gp, cell),
+    )
+    st.plotly_chart(figure, key="pooling.grid_chart")
     pooled = ", ".join(f"({r}, {q})" for r, q in gp.cells(*cell))
     line = f"Output ({cell[0]}, {cell[1]}) = **{gp.output[cell]:.4g}** pooled cells {pooled}"
     if gp.winners is not None:
@@ -61,29 +79,65 @@ def numbers(settings: pool.PoolSettings) -> None:
     st.markdown(line)
 
 
-def map_to_pool(bundle: ModelBundle) -> torch.Tensor:
-    """Your image in gray, or one channel of a conv layer's feature map: (1, 1, H, W)."""
+def map_to_pool(bundle: ModelBundle) -> MapSource:
+    """Your image in gray, or one channel of a conv layer's feature map: what to pool."""
     source = st.radio(
         "Pool", ["Your image (gray)", FEATURE_MAP], horizontal=True, key="pooling.source"
     )
     image = state.current_image()
     if source != FEATURE_MAP:
-        return pool.image_map(image)
+        return (image,)
     a, b = st.columns(2)
     layer = a.selectbox("Conv layer", pool.conv_layer_names(bundle.model), key="pooling.layer")
-    maps = results.remembered(
-        "pooling",
+    maps = _feature_maps(bundle, image, layer)
+    last = maps.shape[1] - 1
+    index = b.number_input(f"Channel (0 to {last})", 0, last, 0, key="pooling.channel")
+    return (image, bundle, layer, int(index))
+
+
+def _feature_maps(bundle: ModelBundle, image, layer: str) -> torch.Tensor:
+    """A conv layer's maps, once per model, image and layer (for the class on a shared model)."""
+    return results.memo(
+        PAGE,
         "feature_map",
         (bundle, image, layer),
         lambda: pool.feature_map(bundle, image, layer),
     )
-    last = maps.shape[1] - 1
-    index = b.number_input(f"Channel (0 to {last})", 0, last, 0, key="pooling.channel")
-    return pool.channel(maps, int(index))
 
 
-def show_report(x: torch.Tensor, report: pool.PoolReport, settings: pool.PoolSettings) -> None:
+def _map(src: MapSource) -> torch.Tensor:
+    if len(src) == 1:
+        return pool.image_map(src[0])
+    image, bundle, layer, index = src
+    return pool.channel(_feature_maps(bundle, image, layer), index)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One map pooled: the map, what pooling did, the figure and the CSV."""
+
+    x: torch.Tensor  # (1, 1, H, W)
+    report: pool.PoolReport
+    figure: go.Figure
+    csv: str
+
+
+def _pool(src: MapSource, settings: pool.PoolSettings) -> Pooled:
+    x = _map(src)
+    report = pool.pool_report(x, settings)
+    figure = pviz.maps_figure(x[0, 0].numpy(), report.output, pool.MODES[settings.mode])
+    return Pooled(x, report, figure, pool.to_csv(report.output))
+
+
+def pooled(src: MapSource, settings: pool.PoolSettings) -> Pooled:
+    """The map pooled, with its figure and CSV: made once per source and settings, for the
+    whole class when the model is shared; raises PoolError on a bad mix."""
+    return results.memo(PAGE, "pooled", (src, settings), lambda: _pool(src, settings))
+
+
+def show_report(view: Pooled, settings: pool.PoolSettings) -> None:
     """The output size with its formula, what was kept and lost, the maps and a download."""
+    report = view.report
     (h, w), (oh, ow) = report.in_shape, report.out_shape
     st.markdown(f"**Output size: {oh}×{ow}** (from {h}×{w})")
     for name, n in (("Height", h), ("Width", w)) if h != w else (("", w),):
@@ -97,11 +151,10 @@ def show_report(x: torch.Tensor, report: pool.PoolReport, settings: pool.PoolSet
     never = "inputs that reach no output: never the max, or under no window"
     m[1].metric("Inputs discarded", f"{report.discarded_share:.1%}", help=never)
     m[2].metric("Inputs under no window", f"{report.unseen_share:.1%}")
-    figure = pviz.maps_figure(x[0, 0].numpy(), report.output, pool.MODES[settings.mode])
-    st.plotly_chart(figure, key="pooling.maps_chart")
+    st.plotly_chart(view.figure, key="pooling.maps_chart")
     st.download_button(
         "Download the pooled map (CSV)",
-        pool.to_csv(report.output),
+        view.csv,
         file_name="pooled.csv",
         key="pooling.download",
     )
@@ -109,10 +162,9 @@ def show_report(x: torch.Tensor, report: pool.PoolReport, settings: pool.PoolSet
 
 def global_and_pyramid() -> None:
     """Global average and max pooling of your image's colours, then a spatial pyramid."""
-    rgb = pool.image_map(state.current_image(), gray=False)
-    avg, top = pool.global_pool(rgb)
+    image = state.current_image()
+    avg, top, figure = results.memo(PAGE, "global", image, lambda: _global(image))
     st.markdown("**Global pooling** turns each channel into one number, whatever the size.")
-    figure = pviz.global_pool_figure(avg, top, ["red", "green", "blue"])
     st.plotly_chart(figure, key="pooling.global_chart")
     st.caption(
         "Red, green, blue: global average "
@@ -125,7 +177,9 @@ def global_and_pyramid() -> None:
         "Pyramid levels (n×n windows each)", [1, 2, 3, 4, 6], [1, 2, 4], key="pooling.levels"
     )
     try:
-        pyramid = pool.compute_pyramid(rgb, tuple(sorted(levels)))
+        pyramid, figure = results.memo(
+            PAGE, "pyramid", (image, tuple(sorted(levels))), lambda: _pyramid(image, levels)
+        )
     except pool.PoolError as err:
         st.error(str(err))
         return
@@ -134,7 +188,17 @@ def global_and_pyramid() -> None:
         f"{pyramid.vectors.shape[1]} numbers, one per channel and window:"
     )
     st.latex(pyramid.length.display)
-    st.plotly_chart(pviz.pyramid_figure(pyramid), key="pooling.pyramid_chart")
+    st.plotly_chart(figure, key="pooling.pyramid_chart")
+
+
+def _global(image) -> tuple[np.ndarray, np.ndarray, go.Figure]:
+    avg, top = pool.global_pool(pool.image_map(image, gray=False))
+    return avg, top, pviz.global_pool_figure(avg, top, ["red", "green", "blue"])
+
+
+def _pyramid(image, levels: list[int]) -> tuple[pool.PyramidResult, go.Figure]:
+    pyramid = pool.compute_pyramid(pool.image_map(image, gray=False), tuple(sorted(levels)))
+    return pyramid, pviz.pyramid_figure(pyramid)
 
 
 def shifts(bundle: ModelBundle) -> None:
@@ -144,16 +208,21 @@ def shifts(bundle: ModelBundle) -> None:
     factor = b.slider("Downsampling factor", 2, 4, 2, key="pooling.factor")
     image = state.current_image()
 
-    def compute() -> pool.ShiftResult | pool.PoolError:
+    def compute() -> tuple[go.Figure, str] | pool.PoolError:
         try:
-            return pool.compute_shifts(pool.image_map(image, 64), max_shift, factor, bundle, image)
+            moved = pool.compute_shifts(pool.image_map(image, 64), max_shift, factor, bundle, image)
         except pool.PoolError as err:
-            return err  # remembered too, so a bad mix is not measured again on every rerun
+            # remembered too (without its frames), so a bad mix is not measured on every rerun
+            return err.with_traceback(None)
+        lines = "\n".join(f"- {line}" for line in pool.shift_conclusion(moved))
+        return pviz.shift_figure(moved), lines
 
-    moved = results.remembered("pooling", "shift", (image, bundle, max_shift, factor), compute)
-    if isinstance(moved, pool.PoolError):
-        st.error(str(moved))
+    # once per picture, model and settings: for the whole class on a shared model
+    found = results.memo(PAGE, "shift", (image, bundle, max_shift, factor), compute)
+    if isinstance(found, pool.PoolError):
+        st.error(str(found))
         return
-    st.plotly_chart(pviz.shift_figure(moved), key="pooling.shift_chart")
-    st.markdown("\n".join(f"- {line}" for line in pool.shift_conclusion(moved)))
+    figure, lines = found
+    st.plotly_chart(figure, key="pooling.shift_chart")
+    st.markdown(lines)
     st.caption(SHIFT_NOTE)
