@@ -159,3 +159,16 @@ def test_the_statistics_figures_draw_every_layer_of_both_networks():
     hist = histograms_figure(stats)
     assert len(hist.data) == 2 * len(stats[WITHOUT])
     assert replace(stats[WITH][0]).name == "relu1"
+
+
+def test_the_fresh_networks_statistics_are_drawn_once_for_every_session(monkeypatch):
+    from ui.panels import regularization as panel
+
+    calls = []
+    monkeypatch.setattr(panel, "fresh_stats", lambda init: calls.append(init) or fresh_stats(init))
+    first = panel.fresh_view("He normal")
+    assert panel.fresh_view("He normal") is first  # another session on the same weights
+    assert calls == ["He normal"]
+    spread, caption, hist = first
+    assert caption.startswith("A batch of 64 shapes") and len(spread.data) == 4
+    assert panel.fresh_view("tiny (std 0.001)") is not first

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.training.experiments import INITS
@@ -23,6 +24,7 @@ from ui import lab, results
 from ui.lab import LabResults
 from viz.regularization import curves_figure, histograms_figure, stats_figure
 
+PAGE = "regularization"
 TRAINED = "regularization.trained_bn"  # the batchnorm comparison's models, by arm label
 FRESH = "fresh (untrained)"
 
@@ -188,29 +190,45 @@ def activation_section() -> None:
     init = right.selectbox(
         "Starting weights", list(INITS), key="regularization.init", disabled=source != FRESH
     )
-    stats = results.remembered(
-        "regularization",
-        "stats",
-        (source, init, [b.token for b in trained.values()]),
-        lambda: _stats(source, init),
-    )
-    if stats is None:
+    if source == FRESH:
+        view = fresh_view(init)
+    else:  # the session's own trained networks
+        view = results.remembered(
+            PAGE,
+            "stats",
+            (source, [b.token for b in trained.values()]),
+            lambda: _view(_trained_stats(source)),
+        )
+    if view is None:
         st.info("Run the batchnorm comparison to see its trained networks here.")
         return
-    st.plotly_chart(stats_figure(stats), key="regularization.stats_chart")
+    spread, caption, hist = view
+    st.plotly_chart(spread, key="regularization.stats_chart")
+    st.caption(caption)
+    st.plotly_chart(hist, key="regularization.hist_chart")
+    st.caption("Each panel: one layer's output values over the batch, both networks overlaid.")
+
+
+def fresh_view(init: str) -> tuple[go.Figure, str, go.Figure]:
+    """The fresh networks' statistics drawn: seeded and of no session's model, so made once
+    per starting weights for the whole class."""
+    return results.memo(PAGE, "fresh_view", init, lambda: _view(fresh_stats(init)))
+
+
+def _view(stats: dict | None) -> tuple[go.Figure, str, go.Figure] | None:
+    """(the mean-and-spread figure, its caption, the histograms) of both networks' stats."""
+    if stats is None:
+        return None
     off, on = stats.values()
-    st.caption(
+    caption = (
         f"A batch of 64 shapes. Spread of the last ReLU's output: {off[-2].std:.3g} without "
         f"batchnorm, {on[-2].std:.3g} with it; of the logits: {off[-1].std:.3g} and "
         f"{on[-1].std:.3g}."
     )
-    st.plotly_chart(histograms_figure(stats), key="regularization.hist_chart")
-    st.caption("Each panel: one layer's output values over the batch, both networks overlaid.")
+    return stats_figure(stats), caption, histograms_figure(stats)
 
 
-def _stats(source: str, init: str) -> dict | None:
-    if source == FRESH:
-        return fresh_stats(init)
+def _trained_stats(source: str) -> dict | None:
     rate = source.removeprefix("trained at lr ")
     trained = st.session_state.get(TRAINED) or {}
     off, on = trained.get(f"no batchnorm, lr {rate}"), trained.get(f"batchnorm, lr {rate}")
