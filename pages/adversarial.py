@@ -23,11 +23,12 @@ bundle = pick_model("adversarial")
 names = list(bundle.class_names)
 try:
     config, amplify = panel.attack_controls()
-    result = panel.attack(bundle, state.current_image(), config)
+    src = panel.source(bundle, state.current_image(), config)
+    result = panel.attack(src)
 except (CNNLabError, ValueError, RuntimeError) as err:
     st.error(f"The attack could not run: {err}")
     st.stop()
-panel.attack_view(names, result, amplify, config.epsilon)
+panel.attack_view(src, names, result, amplify)
 
 st.subheader("Accuracy against ε")
 st.markdown(

@@ -71,7 +71,9 @@ def test_a_display_only_slider_does_not_run_the_attack_again(adversarial_page, m
     calls = []
     real = adv.attack_image
     monkeypatch.setattr(adv, "attack_image", lambda *a: calls.append(1) or real(*a))
-    adversarial_page.radio(key="adversarial.method").set_value("PGD").run()
+    adversarial_page.radio(key="adversarial.method").set_value("PGD")
+    # attacks are shared by the class: a setting no other test attacks with
+    adversarial_page.slider(key="adversarial.epsilon").set_value(6.5).run()
     assert len(calls) == 1
     adversarial_page.slider(key="adversarial.amplify").set_value(30).run()
     adversarial_page.slider(key="adversarial.eps_max").set_value(8).run()
@@ -80,5 +82,18 @@ def test_a_display_only_slider_does_not_run_the_attack_again(adversarial_page, m
         a["text"] for a in _chart(adversarial_page, "adversarial.images")["layout"]["annotations"]
     ]
     assert titles[1].startswith("Perturbation ×30")
-    adversarial_page.slider(key="adversarial.epsilon").set_value(4.0).run()
+    adversarial_page.slider(key="adversarial.epsilon").set_value(4.5).run()
     assert len(calls) == 2
+
+
+def test_a_second_student_on_a_shipped_model_gets_the_first_ones_attack(open_page, monkeypatch):
+    from models.explain import adversarial as adv
+
+    attacked = []
+    real = adv.attack_image
+    monkeypatch.setattr(adv, "attack_image", lambda *a: attacked.append(a) or real(*a))
+    state = {"adversarial.epsilon": 5.5}  # a setting no other test attacks with
+    first, second = open_page("adversarial", state=state), open_page("adversarial", state=state)
+    assert not first.exception and not second.exception
+    assert len(attacked) == 1  # the shipped model is shared: one attack for both
+    assert _chart(first, "adversarial.images") == _chart(second, "adversarial.images")
