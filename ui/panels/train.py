@@ -451,16 +451,27 @@ def evaluation(result: TrainingResult) -> None:
 def prediction(model: ModelBundle, result: TrainingResult | None) -> None:
     """The session's model on the session's image, and its checkpoint to download."""
     st.markdown(f"**Your image** with the session's model ({model.name})")
-    logits, probs = predict_image(model, state.current_image())
-    st.plotly_chart(prediction_figure(logits, probs, model.class_names), key="train.predict")
-    st.caption(captions.prediction_caption(probs, model.class_names))
+    image = state.current_image()
+    figure, caption = results.memo(
+        PAGE, "prediction", (model, image), lambda: _predicted(model, image)
+    )
+    st.plotly_chart(figure, key="train.predict")
+    st.caption(caption)
     if model.spec is not None:
+        metrics = result.metrics if result is not None else None
         st.download_button(
             "Download the checkpoint (.pt)",
-            to_bytes(model, result.metrics if result is not None else None),
+            results.memo(PAGE, "checkpoint", (model, metrics), lambda: to_bytes(model, metrics)),
             file_name="cnn_lab_model.pt",
             key="train.download",
         )
+
+
+def _predicted(model: ModelBundle, image) -> tuple[Any, str]:
+    """The prediction figure of `model` on `image`, and its caption."""
+    logits, probs = predict_image(model, image)
+    figure = prediction_figure(logits, probs, model.class_names)
+    return figure, captions.prediction_caption(probs, model.class_names)
 
 
 def progress_text(snap: JobSnapshot, batch_size: int) -> tuple[float, str]:
