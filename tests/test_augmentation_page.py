@@ -1,5 +1,6 @@
 """The Augmentation page driven through AppTest, from app.py."""
 
+import io
 import time
 
 import pytest
@@ -8,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 from models.data.augment import PipelineSpec
 
 STEPS = "_augmentation.steps"
-GRID = "_augmentation.grid"  # (the inputs' key, the samples drawn)
 
 
 @pytest.fixture
@@ -58,11 +58,31 @@ def test_use_in_training_saves_the_pipeline_spec_for_the_train_page(aug_page):
 
 
 def test_the_grid_is_remembered_by_value_and_redrawn_when_the_pipeline_changes(aug_page):
-    key, grid = aug_page.session_state[GRID]
+    first = _grid_urls(aug_page)
     aug_page.slider(key="augmentation.exp_epochs").set_value(3).run()  # not an input of the grid
-    assert aug_page.session_state[GRID][1] is grid
+    assert _grid_urls(aug_page) == first
     aug_page.toggle(key="augmentation.s1.on").set_value(False).run()
-    assert aug_page.session_state[GRID][0] != key
+    assert _grid_urls(aug_page) != first
+
+
+def test_samples_and_mixes_are_drawn_once_for_every_session(monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from models.data import augment as aug
+    from ui.panels import augmentation as panel
+
+    calls = []
+    draw = aug.sample_grid
+    monkeypatch.setattr(aug, "sample_grid", lambda *a: calls.append(a[2:]) or draw(*a))
+    pixels = np.random.default_rng(9).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    first = panel.sample_view(Image.fromarray(pixels), aug.DEFAULT_PIPELINE, 4, 123)
+    again = panel.sample_view(Image.fromarray(pixels), aug.DEFAULT_PIPELINE, 4, 123)
+    assert again is first and calls == [(4, 123)]  # another session, a copy of the image
+    assert len(first.images) == 4 and all(b.startswith(b"\xff\xd8") for b in first.images)
+    shown = Image.open(io.BytesIO(first.images[0])).size
+    assert shown == first.grid.images[0].shape[1::-1]  # narrower than THUMB: as drawn
+    assert panel.mix_view("MixUp", 0.7, 5) is panel.mix_view("MixUp", 0.7, 5)
 
 
 def test_switching_every_step_off_says_the_pipeline_is_empty(aug_page):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from models.training.augment_experiment import MixResult
@@ -38,6 +40,20 @@ def mix_figure(result: MixResult, columns: int = 4) -> go.Figure:
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=11)
     return theme.base_layout(fig, height=190 * rows)
+
+
+def thumbnail_jpeg(pixels: np.ndarray, width: int) -> bytes:
+    """An (H, W, 3) uint8 image as the JPEG a page shows at `width` px: as Streamlit's st.image
+    would encode it (shrunk with bilinear filtering and saved at quality 90 when wider, else at
+    quality 100), so a page can make it once instead of at every run."""
+    picture = Image.fromarray(pixels.astype(np.uint8)).convert("RGB")
+    quality = 100
+    if picture.width > width:
+        height = int(1.0 * picture.height * width / picture.width)
+        picture, quality = picture.resize((width, height), resample=Image.BILINEAR), 90
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
 
 
 def _epochs(history: Sequence[TrainMetrics], attr: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from models.data import augment as aug
 from models.errors import CNNLabError
@@ -31,6 +34,7 @@ STEPS = "_augmentation.steps"  # [(widget id, augmentation name, default probabi
 PIPELINE = state.PIPELINE  # the PipelineSpec the Train page may train with
 JOBS = "augmentation/"  # the experiment's jobs in `ui.jobs` are named with this prefix
 GROUP = "_augmentation.group"  # the experiment's group in the run history
+THUMB = 160  # px: how wide the original and each sample are shown
 
 
 def init() -> None:
@@ -89,25 +93,51 @@ def samples(spec: aug.PipelineSpec) -> None:
     c.button("New draw", key="augmentation.new_draw", on_click=new_draw, type="primary")
     image = state.current_image()
     try:
-        grid = results.remembered(
-            PAGE, "grid", (spec, n, seed, image), lambda: aug.sample_grid(image, spec, n, seed)
-        )
+        view = sample_view(image, spec, n, int(seed))
     except aug.AugmentError as err:
         st.error(str(err))
         return
-    st.image(grid.original, caption="original", width=160, alt="Your image before augmentation")
+    st.image(view.original, caption="original", width=THUMB, alt="Your image before augmentation")
     st.image(
-        list(grid.images),
+        list(view.images),
         caption=[f"sample {i}" for i in range(n)],
-        width=160,
+        width=THUMB,
         alt=[f"Augmented sample {i} of your image" for i in range(n)],
     )
     with st.expander("What each sample drew"):
-        table = {
-            "sample": [i for i, lines in enumerate(grid.notes) for _ in lines],
-            "step: what it drew": [x for lines in grid.notes for x in lines],
-        }
-        st.dataframe(table, hide_index=True, key="augmentation.notes")
+        st.dataframe(view.table, hide_index=True, key="augmentation.notes")
+
+
+@dataclass(frozen=True)
+class SampleView:
+    """The samples a pipeline drew, ready to show: the draws and their pictures as JPEG."""
+
+    grid: aug.GridSample
+    original: bytes  # the image, THUMB px wide
+    images: tuple[bytes, ...]  # each sample, THUMB px wide
+    table: dict[str, list]  # per sample and step, what it drew
+
+
+def _sample_view(image: Image.Image, spec: aug.PipelineSpec, n: int, seed: int) -> SampleView:
+    grid = aug.sample_grid(image, spec, n, seed)
+    table = {
+        "sample": [i for i, lines in enumerate(grid.notes) for _ in lines],
+        "step: what it drew": [x for lines in grid.notes for x in lines],
+    }
+    return SampleView(
+        grid,
+        aviz.thumbnail_jpeg(grid.original, THUMB),
+        tuple(aviz.thumbnail_jpeg(im, THUMB) for im in grid.images),
+        table,
+    )
+
+
+def sample_view(image: Image.Image, spec: aug.PipelineSpec, n: int, seed: int) -> SampleView:
+    """`n` samples of the pipeline from the image: drawn and encoded once per pipeline, count,
+    seed and image for the whole class (seeded, no model), so a new session only shows them."""
+    return results.memo(
+        PAGE, "samples", (spec, n, seed, image), lambda: _sample_view(image, spec, n, seed)
+    )
 
 
 def code_and_use(spec: aug.PipelineSpec) -> None:
@@ -134,10 +164,20 @@ def mixing() -> None:
         "α of the Beta(α, α) mixing share", 0.1, 4.0, 1.0, 0.1, key="augmentation.alpha"
     )
     seed = c.number_input("Seed", 0, 10_000, 0, key="augmentation.mix_seed")
-    batch = mix_batch(kind, alpha, 8, seed)
-    st.plotly_chart(aviz.mix_figure(batch), key="augmentation.mix_chart")
-    targets = "; ".join(f"{i}: {batch.label(i)}" for i in range(len(batch.mixed)))
+    figure, targets = mix_view(kind, alpha, int(seed))
+    st.plotly_chart(figure, key="augmentation.mix_chart")
     st.caption(f"{kind} targets the loss is given, per mixed image: {targets}.")
+
+
+def _mix_view(kind: str, alpha: float, seed: int) -> tuple[go.Figure, str]:
+    batch = mix_batch(kind, alpha, 8, seed)
+    targets = "; ".join(f"{i}: {batch.label(i)}" for i in range(len(batch.mixed)))
+    return aviz.mix_figure(batch), targets
+
+
+def mix_view(kind: str, alpha: float, seed: int) -> tuple[go.Figure, str]:
+    """The mixed batch's figure and targets, once per method, α and seed for the whole class."""
+    return results.memo(PAGE, "mix", (kind, alpha, seed), lambda: _mix_view(kind, alpha, seed))
 
 
 def experiment(spec: aug.PipelineSpec) -> None:
