@@ -10,7 +10,6 @@ from ui import frame, glossary, state
 from ui.explain import target_picker
 from ui.model_picker import YOURS, pick_model
 from ui.panels import attention as panel
-from viz.saliency import probabilities_figure
 
 PRESET = "Attention CNN (SE + CBAM)"
 frame(
@@ -54,9 +53,8 @@ with left:
         icon=":material/visibility:",
         label="More explanations of one decision: the Saliency page",
     )
-right.plotly_chart(
-    probabilities_figure(names, read.probabilities, highlight=target), key="attention.probs"
-)
+src = (bundle, image)
+right.plotly_chart(panel.probabilities(src, read, target), key="attention.probs")
 right.caption(f"Probability of {names[target]}: {float(read.probabilities[target]):.1%}.")
 
 st.subheader("Where: spatial attention and Grad-CAM")
@@ -65,10 +63,10 @@ try:
 except (CNNLabError, ValueError, RuntimeError) as err:
     st.error(f"Grad-CAM could not be computed: {err}")
     st.stop()
-panel.spatial_view(read, cam, names[target])
+panel.spatial_view(src, target, read, cam, names[target])
 
 st.subheader("Which: channel weights")
-panel.channel_view(read)
+panel.channel_view(src, read)
 
 with st.expander("Go deeper"):
     st.markdown(

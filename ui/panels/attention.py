@@ -1,29 +1,37 @@
-"""The Attention page's panels: the gates and Grad-CAM, each computed once for its inputs."""
+"""The Attention page's panels: the gates and Grad-CAM, each computed once for its inputs.
+
+Everything here is a function of the model, the image and the class: made once for the whole
+class on a shipped model (`results.memo`), so 30 students opening the page on its defaults share
+one reading of the gates, one Grad-CAM and one set of figures.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
 from models.bundle import ModelBundle
 from models.explain import attention
-from ui.results import remembered
+from ui.results import memo
 from viz import attention as aviz
+from viz.saliency import probabilities_figure
 
 PAGE = "attention"
+Source = tuple[ModelBundle, Image.Image]  # what every result of the page is made from
 
 
 def gates(bundle: ModelBundle, image: Image.Image) -> attention.AttentionGates:
     """The gates' weights for the image, read again only for another model or image."""
-    return remembered(PAGE, "gates", (bundle, image), lambda: attention.read_gates(bundle, image))
+    return memo(PAGE, "gates", (bundle, image), lambda: attention.read_gates(bundle, image))
 
 
 def gradcam(
     bundle: ModelBundle, image: Image.Image, read: attention.AttentionGates, target: int
 ) -> np.ndarray:
     """Grad-CAM for the class, computed once per model, image and class."""
-    return remembered(
+    return memo(
         PAGE,
         "gradcam",
         (bundle, image, target),
@@ -31,7 +39,35 @@ def gradcam(
     )
 
 
-def spatial_view(read: attention.AttentionGates, cam: np.ndarray, class_name: str) -> None:
+def probabilities(src: Source, read: attention.AttentionGates, target: int) -> go.Figure:
+    """The model's probabilities with the class highlighted, drawn once per source and class."""
+    names = list(src[0].class_names)
+    return memo(
+        PAGE,
+        "probs",
+        (src, target),
+        lambda: probabilities_figure(names, read.probabilities, highlight=target),
+    )
+
+
+def _spatial(read: attention.AttentionGates, cam: np.ndarray, title: str) -> tuple[go.Figure, str]:
+    """(the spatial gates beside Grad-CAM, their numbers)."""
+    figure = aviz.spatial_figure(read.image, list(read.spatial), cam, title)
+    return figure, spatial_caption(read.spatial, cam)
+
+
+def _channels(read: attention.AttentionGates) -> tuple[go.Figure, str, bytes]:
+    """(a bar per channel weight, their numbers, the weights as CSV)."""
+    return (
+        aviz.channel_weights_figure(list(read.channel)),
+        channel_caption(read.channel),
+        attention.channel_weights_csv(read.channel).encode(),
+    )
+
+
+def spatial_view(
+    src: Source, target: int, read: attention.AttentionGates, cam: np.ndarray, class_name: str
+) -> None:
     """CBAM's spatial gates beside Grad-CAM for the class, with what each one is."""
     if read.spatial:
         st.caption(
@@ -45,10 +81,9 @@ def spatial_view(read: attention.AttentionGates, cam: np.ndarray, class_name: st
             "Grad-CAM shows where the class evidence lies."
         )
     title = f"Grad-CAM, {read.gradcam_maps} (after {read.gradcam_layer}): {class_name}"
-    st.plotly_chart(
-        aviz.spatial_figure(read.image, list(read.spatial), cam, title), key=f"{PAGE}.spatial"
-    )
-    st.caption(spatial_caption(read.spatial, cam))
+    figure, caption = memo(PAGE, "spatial", (src, target), lambda: _spatial(read, cam, title))
+    st.plotly_chart(figure, key=f"{PAGE}.spatial")
+    st.caption(caption)
 
 
 def spatial_caption(spatial: tuple[tuple[str, np.ndarray], ...], cam: np.ndarray) -> str:
@@ -81,17 +116,18 @@ def channel_caption(channel: tuple[tuple[str, np.ndarray], ...]) -> str:
     )
 
 
-def channel_view(read: attention.AttentionGates) -> None:
+def channel_view(src: Source, read: attention.AttentionGates) -> None:
     """One bar per channel weight, and the weights as CSV."""
     st.caption(
         "Each bar is the number one channel's whole map is multiplied by for this "
         "image. Weights near 1 pass the channel on; weights near 0 mute it."
     )
-    st.plotly_chart(aviz.channel_weights_figure(list(read.channel)), key=f"{PAGE}.channels")
-    st.caption(channel_caption(read.channel))
+    figure, caption, csv = memo(PAGE, "channels", src, lambda: _channels(read))
+    st.plotly_chart(figure, key=f"{PAGE}.channels")
+    st.caption(caption)
     st.download_button(
         "Channel weights (.csv)",
-        attention.channel_weights_csv(read.channel).encode(),
+        csv,
         "attention_weights.csv",
         "text/csv",
         key=f"{PAGE}.download",
