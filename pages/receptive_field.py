@@ -64,7 +64,7 @@ except (rf.ReceptiveFieldError, RuntimeError) as err:
     st.error(f"The effective field could not be computed: {err}")
     result = None
 if result is not None:
-    panels.show_effective_fields(result, bundle.trained)
+    panels.show_effective_fields(bundle, layer, settings, result)
 
 with st.expander("Go deeper"):
     st.markdown(

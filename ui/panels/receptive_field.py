@@ -1,8 +1,15 @@
-"""Widgets of the Receptive field page: unit picker, the unit's box, growth, effective fields."""
+"""Widgets of the Receptive field page: unit picker, the unit's box, growth, effective fields.
+
+Every result and figure is a function of the model, the image and the settings: made once for
+the whole class on a shipped or torchvision model (`results.memo`), so 30 students opening the
+page on its defaults share one set.
+"""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from models.bundle import ModelBundle
 from models.inspect import effective_field as erf
@@ -10,6 +17,7 @@ from models.inspect import receptive_field as rf
 from ui import results, state
 from viz import receptive_field as viz
 
+PAGE = "receptive_field"
 ERF_SOURCES = ("Random noise", "Crops of your image")
 
 
@@ -28,14 +36,17 @@ def unit_picker(bundle: ModelBundle, layer: str, shape: tuple[int, int]) -> tupl
     row = st.slider("Unit row", 0, h - 1, key="receptive_field.row") if h > 1 else 0
     col = st.slider("Unit column", 0, w - 1, key="receptive_field.col") if w > 1 else 0
     image = state.current_image()
-    fmap = results.remembered(
-        "receptive_field",
-        "map",
-        (bundle, layer, image),
-        lambda: erf.capture_feature_map(bundle, layer, image),
+    fmap = results.memo(
+        PAGE, "map", (bundle, layer, image), lambda: erf.capture_feature_map(bundle, layer, image)
+    )
+    figure = results.memo(
+        PAGE,
+        "map_figure",
+        (bundle, layer, image, row, col),
+        lambda: viz.unit_picker_figure(fmap, (row, col)),
     )
     st.plotly_chart(
-        viz.unit_picker_figure(fmap, (row, col)),
+        figure,
         key="receptive_field.map",
         on_select=pick_clicked_unit,
         selection_mode="points",
@@ -44,14 +55,25 @@ def unit_picker(bundle: ModelBundle, layer: str, shape: tuple[int, int]) -> tupl
     return row, col
 
 
+def _box_figure(bundle: ModelBundle, image: Image.Image, view: rf.UnitView) -> go.Figure:
+    preview = rf.input_preview(image, bundle)
+    return viz.field_box_figure(preview, view.box, view.centre)
+
+
 def show_unit(
     bundle: ModelBundle, info: rf.RFInfo, view: rf.UnitView, unit: tuple[int, int]
 ) -> None:
     """The unit's box drawn on the input, with its rows, columns, size and jump in words."""
     (row, col), (in_h, in_w) = unit, bundle.input_shape[1:]
     top, bottom, left, right = view.box
-    preview = rf.input_preview(state.current_image(), bundle)
-    st.plotly_chart(viz.field_box_figure(preview, view.box, view.centre), key="receptive_field.box")
+    image = state.current_image()
+    figure = results.memo(
+        PAGE,
+        "box",
+        (bundle, image, view.box, view.centre),
+        lambda: _box_figure(bundle, image, view),
+    )
+    st.plotly_chart(figure, key="receptive_field.box")
     st.markdown(
         f"**Unit ({row}, {col}) sees rows {top}–{bottom}, columns {left}–{right}** "
         f"of the {in_h}×{in_w} input."
@@ -84,8 +106,13 @@ def show_growth(bundle: ModelBundle, side: int) -> None:
         key="receptive_field.stacks",
     )
     depth = depth_col.slider("Stack depth (blocks)", 1, 8, 5, key="receptive_field.depth")
-    curves = rf.growth_curves(bundle, stacks, depth)
-    st.plotly_chart(viz.growth_figure(curves, side), key="receptive_field.growth")
+    figure = results.memo(
+        PAGE,
+        "growth",
+        (bundle, tuple(stacks), depth, side),
+        lambda: viz.growth_figure(rf.growth_curves(bundle, stacks, depth), side),
+    )
+    st.plotly_chart(figure, key="receptive_field.growth")
     st.caption(
         "Only layers that change the field are counted. Stacks have one channel and a "
         f"{rf.STACK_INPUT}×{rf.STACK_INPUT} input; a pool block is a 3×3 conv and a 2×2 "
@@ -109,12 +136,18 @@ def effective_field_controls() -> tuple[str, int, int]:
 
 def fields(bundle: ModelBundle) -> dict[str, rf.RFInfo]:
     """The receptive field of every layer of the model, computed once per model."""
-    return results.remembered(
-        "receptive_field",
+    return results.memo(
+        PAGE,
         "fields",
         bundle,
         lambda: rf.compute_receptive_fields(bundle.model, bundle.input_shape),
     )
+
+
+def _erf_inputs(bundle: ModelBundle, layer: str, settings: tuple[str, int, int]) -> tuple:
+    """What the effective fields are made from: the model, layer, image (for crops), settings."""
+    image = state.current_image() if settings[0] == ERF_SOURCES[1] else None
+    return (bundle, layer, image, settings)
 
 
 def effective_fields(
@@ -123,43 +156,66 @@ def effective_fields(
     """The effective fields once asked for; after that they follow the layer and settings.
 
     Keyed by the model's token, the layer, the image (when crops of it are used) and the
-    settings, so a field computed for another layer or model is never shown.
+    settings, so a field computed for another layer or model is never shown. The session decides
+    when to compute; the computation is seeded, so it is made once for the class on a shared
+    model (`results.memo`).
     """
-    source, n_images, seed = settings
-    image = state.current_image() if source == ERF_SOURCES[1] else None
-    if not pressed and "_receptive_field.erf" not in st.session_state:
+    _, n_images, seed = settings
+    inputs = _erf_inputs(bundle, layer, settings)
+    image = inputs[2]
+    if not pressed and f"_{PAGE}.erf" not in st.session_state:
         return None
 
     def compute():
         with st.spinner(f"Back-propagating from {layer} through {n_images} images…"):
-            inputs = erf.sample_inputs(bundle, n_images, seed, image)
-            return erf.compare_effective_fields(bundle, layer, inputs)
+            images = erf.sample_inputs(bundle, n_images, seed, image)
+            return erf.compare_effective_fields(bundle, layer, images)
 
-    inputs = (bundle, layer, image, settings)
-    return results.remembered("receptive_field", "erf", inputs, compute)
+    return results.remembered(
+        PAGE, "erf", inputs, lambda: results.memo(PAGE, "erf_result", inputs, compute)
+    )
 
 
-def show_effective_fields(
+def _erf_view(
     result: tuple[erf.EffectiveField, erf.EffectiveField | None], trained: bool
-) -> None:
-    """The effective fields side by side, the share of gradient in growing squares, a download."""
+) -> tuple[dict[str, go.Figure], go.Figure, str]:
+    """(a figure per set of weights, the mass-share figure, the gradient map as CSV)."""
     mine, fresh = result
     label = "trained weights" if trained else "these (untrained) weights"
     shown = {label: mine} | ({"fresh untrained weights": fresh} if fresh else {})
-    for column, (name, field) in zip(st.columns(len(shown)), shown.items(), strict=True):
+    figures = {}
+    for name, field in shown.items():
         box = field.info.box(*field.unit)
         title = f"{field.layer}, unit {field.unit}: {name}"
-        column.plotly_chart(
-            viz.effective_field_figure(field.grad, box, title), key=f"receptive_field.erf.{name}"
-        )
+        figures[name] = viz.effective_field_figure(field.grad, box, title)
     shares = {name: (field.sides, field.shares) for name, field in shown.items()}
-    st.plotly_chart(viz.mass_share_figure(shares, mine.info.size), key="receptive_field.mass")
+    mass = viz.mass_share_figure(shares, mine.info.size)
+    return figures, mass, erf.effective_field_csv(mine)
+
+
+def show_effective_fields(
+    bundle: ModelBundle,
+    layer: str,
+    settings: tuple[str, int, int],
+    result: tuple[erf.EffectiveField, erf.EffectiveField | None],
+) -> None:
+    """The effective fields side by side, the share of gradient in growing squares, a download."""
+    trained = bundle.trained
+    figures, mass, csv = results.memo(
+        PAGE,
+        "erf_view",
+        (_erf_inputs(bundle, layer, settings), trained),
+        lambda: _erf_view(result, trained),
+    )
+    for column, (name, figure) in zip(st.columns(len(figures)), figures.items(), strict=True):
+        column.plotly_chart(figure, key=f"receptive_field.erf.{name}")
+    st.plotly_chart(mass, key="receptive_field.mass")
     if not trained:
         st.caption("Train the network on the Train page to compare trained and untrained fields.")
     st.download_button(
         "Download the gradient map (CSV)",
-        erf.effective_field_csv(mine),
-        file_name=f"effective_field_{mine.layer}.csv",
+        csv,
+        file_name=f"effective_field_{result[0].layer}.csv",
         mime="text/csv",
         key="receptive_field.download",
     )
