@@ -1,10 +1,16 @@
 """The Signals page's pieces: the data controls, a signal with its receptive field and its
-spectrogram, and the comparison's results (accuracies, kernels, feature maps, downloads)."""
+spectrogram, and the comparison's results (accuracies, kernels, feature maps, downloads).
+
+The signals are seeded, so the split and the figures of part 1 are functions of the setup and
+the student's picks: made once for the whole class (`results.memo`). The trained runs are the
+session's own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.data.signals import SignalStyle, from_uint8
@@ -43,20 +49,37 @@ def setup_controls() -> sig.SignalSetup | None:
 
 
 def split_for(setup: sig.SignalSetup) -> sig.SignalSplit:
-    """The setup's signals and split, drawn once per setting."""
-    return results.remembered(PAGE, "split", setup, lambda: sig.prepare_split(setup))
+    """The setup's signals and split, drawn once per setting for the class (never modified)."""
+    return results.memo(PAGE, "split", setup, lambda: sig.prepare_split(setup))
+
+
+def _examples_figure(setup: sig.SignalSetup) -> tuple[dict[str, int], go.Figure]:
+    """(each class's example signal's validation index, the examples drawn)."""
+    split = split_for(setup)
+    picks = sig.examples(split)
+    waves = split.waveforms.val_x
+    signals = {n: from_uint8(waves[i, 0]).numpy() for n, i in picks.items()}
+    return picks, sviz.examples_figure(signals)
+
+
+def _field_figure(setup: sig.SignalSetup, index: int, unit: int) -> go.Figure:
+    last = sig.conv_fields(setup.net, setup.style.length)[-1]
+    first, end = field_interval(last, unit, setup.style.length)
+    signal = from_uint8(split_for(setup).waveforms.val_x[index, 0]).numpy()
+    return sviz.field_figure(signal, first, end, f"unit {unit} sees {first}–{end}")
+
+
+def _spectrogram_figure(setup: sig.SignalSetup, index: int) -> go.Figure:
+    image = split_for(setup).spectrograms.val_x[index, 0].numpy()
+    return sviz.spectrogram_figure(image, HOP, N_FFT)
 
 
 def explore(setup: sig.SignalSetup) -> tuple[str, int]:
     """Examples of each class, then one signal beside its spectrogram, with the last conv
     layer's receptive field on it. Returns (class name, validation index) of that signal."""
     split = split_for(setup)
-    picks = sig.examples(split)
-    waves = split.waveforms.val_x
-    st.plotly_chart(
-        sviz.examples_figure({n: from_uint8(waves[i, 0]).numpy() for n, i in picks.items()}),
-        key="signals.examples",
-    )
+    picks, examples = results.memo(PAGE, "examples", setup, lambda: _examples_figure(setup))
+    st.plotly_chart(examples, key="signals.examples")
     st.caption(
         f"One validation signal per class, {setup.style.length} samples each, noise std "
         f"{setup.style.noise:g}. {setup.signals:,} signals are drawn, a fifth kept to validate."
@@ -71,21 +94,23 @@ def explore(setup: sig.SignalSetup) -> tuple[str, int]:
     )  # fmt: skip
     first, end = field_interval(last, unit, setup.style.length)
     left, right = st.columns(2)
-    signal = from_uint8(waves[index, 0]).numpy()
-    left.plotly_chart(
-        sviz.field_figure(signal, first, end, f"unit {unit} sees {first}–{end}"),
-        key="signals.field",
+    field = results.memo(
+        PAGE, "field", (setup, index, unit), lambda: _field_figure(setup, index, unit)
     )
+    left.plotly_chart(field, key="signals.field")
     left.caption(
         f"Unit {unit} of {last.name} sees samples {first} to {end}: a field of {last.size} "
         f"samples ({last.size / setup.style.length:.0%} of the signal), stepping "
         f"{last.jump} samples per unit: {len(fields)} convs of {setup.net.kernel} taps, with a "
         "pooling by 2 after each."
     )
-    image = split.spectrograms.val_x[index, 0].numpy()
-    right.plotly_chart(sviz.spectrogram_figure(image, HOP, N_FFT), key="signals.spectrogram")
+    shape = split.spectrograms.val_x.shape[2:]
+    spectrogram = results.memo(
+        PAGE, "spectrogram", (setup, index), lambda: _spectrogram_figure(setup, index)
+    )
+    right.plotly_chart(spectrogram, key="signals.spectrogram")
     right.caption(
-        f"The same {name} as a {image.shape[0]}×{image.shape[1]} image: log magnitude of "
+        f"The same {name} as a {shape[0]}×{shape[1]} image: log magnitude of "
         f"{N_FFT}-sample windows every {HOP} samples. The 2-D CNN sees this."
     )
     return name, index
@@ -166,10 +191,13 @@ def _downloads(setup, found, acc, done: lab.LabResults) -> None:
         (b, sig.WAVEFORM, split_for(setup).waveforms),
         (c, sig.SPECTROGRAM, split_for(setup).spectrograms),
     ):
-        result = found[label][0]
-        column.download_button(
+        model, accuracy = found[label][0].bundle.model, acc[label]
+        column.download_button(  # the checkpoint is written on the click, not at every run
             f"Model: {label} (.pt)",
-            sig.model_bytes(result.bundle.model, data, acc[label]),
+            lambda model=model, data=data, accuracy=accuracy: sig.model_bytes(
+                model, data, accuracy
+            ),
             f"signals_{'1d' if label == sig.WAVEFORM else '2d'}.pt",
+            "application/octet-stream",
             key=f"signals.download_{'1d' if label == sig.WAVEFORM else '2d'}",
         )
