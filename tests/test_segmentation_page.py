@@ -78,3 +78,19 @@ def test_training_with_and_without_skips_shows_masks_downloads_and_the_answer(se
     verdict = [s.value for s in at.success]
     assert verdict and "You predicted **with skips**" in verdict[0]
     assert any("Mean IoU" in c.value and "without" in c.value for c in at.caption)
+
+
+def test_a_second_student_on_the_defaults_gets_the_first_ones_figures(open_page, monkeypatch):
+    import uuid
+
+    from models.training import segmentation as seg
+    from ui.panels import segmentation as panels
+
+    monkeypatch.setattr(panels, "PAGE", f"segmentation-{uuid.uuid4()}")  # a cold store
+    drawn = []
+    real = seg.sample_scenes
+    monkeypatch.setattr(seg, "sample_scenes", lambda *a: drawn.append(a) or real(*a))
+    first, second = open_page("segmentation"), open_page("segmentation")
+    assert not first.exception and not second.exception
+    assert len(drawn) == 1  # seeded: the scenes are drawn once for the class
+    assert [c.value for c in first.caption] == [c.value for c in second.caption]

@@ -4,6 +4,9 @@ masks, and the results of the runs with and without skip connections.
 A run is the named job `segmentation/run` in `ui.jobs`. When it ends, its trained U-Net is
 measured on the validation images once and kept in the session by its skip setting
 (`_segmentation.done`), so the page can set a run with skips beside one without.
+
+The scenes and the U-Net drawing are seeded functions of the settings: made once for the whole
+class (`results.memo`). Trained runs are the session's own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.data.masks import LABELS, MaskDataError
@@ -21,8 +25,10 @@ from models.training.engine import PREVIEW_MASKS
 from models.training.executor import JobHandle
 from models.training.jobs import FAILED, QUEUED, RUNNING
 from ui import jobs, lab
+from ui.results import memo
 from viz import segmentation as viz
 
+PAGE = "segmentation"
 JOBS = "segmentation/"
 JOB = JOBS + "run"
 SETUPS = "_segmentation.setups"  # job id -> the SegmentationSetup it trains
@@ -77,13 +83,26 @@ def setup_controls() -> seg.SegmentationSetup | None:
     return setup
 
 
+def _tasks(scene) -> tuple[seg.ThreeTasks, go.Figure]:
+    """(what each task is taught on the scene, the three drawn)."""
+    tasks = seg.three_tasks(scene)
+    return tasks, viz.three_tasks_figure(scene.image, tasks)
+
+
+def _network(setup: seg.SegmentationSetup, classes: int) -> tuple[list, go.Figure, int]:
+    """(the U-Net's stages, their drawing, its number of weights)."""
+    spec = setup.spec(classes)
+    stages = unet_stages(spec, setup.size)
+    return stages, viz.unet_figure(stages), count_parameters(build_unet(spec, setup.seed))
+
+
 def three_tasks(setup: seg.SegmentationSetup) -> None:
     """One scene as a classifier, a detector and a segmenter are each taught it."""
-    scenes = seg.sample_scenes(setup)
+    scenes = memo(PAGE, "scenes", setup, lambda: seg.sample_scenes(setup))
     pick = st.slider("Scene", 0, len(scenes) - 1, 0, key="segmentation.scene")
     scene = scenes[pick]
-    tasks = seg.three_tasks(scene)
-    st.plotly_chart(viz.three_tasks_figure(scene.image, tasks), key="segmentation.tasks")
+    tasks, figure = memo(PAGE, "tasks", (setup, pick), lambda: _tasks(scene))
+    st.plotly_chart(figure, key="segmentation.tasks")
     boxes = "; ".join(f"{k} at x {b[0]}–{b[2]}, y {b[1]}–{b[3]}" for k, b in tasks.boxes)
     st.caption(
         f"Classification names one thing, the largest visible shape (**{tasks.label}**). "
@@ -96,9 +115,8 @@ def three_tasks(setup: seg.SegmentationSetup) -> None:
 def network(setup: seg.SegmentationSetup, classes: int) -> None:
     """The U-Net of this setup, drawn with each stage's output shape."""
     spec = setup.spec(classes)
-    stages = unet_stages(spec, setup.size)
-    st.plotly_chart(viz.unet_figure(stages), key="segmentation.unet")
-    params = count_parameters(build_unet(spec, setup.seed))
+    stages, figure, params = memo(PAGE, "unet", (setup, classes), lambda: _network(setup, classes))
+    st.plotly_chart(figure, key="segmentation.unet")
     bottom = next(s for s in stages if s.part == "bottleneck")
     skips = "orange arrows: the skip connections" if spec.skips else "no skip connections"
     st.caption(
@@ -209,16 +227,18 @@ def downloads(setup, model, result, history, tag: str) -> None:
         key=f"segmentation.csv.{tag}",
     )
     classes = 2 if setup.labels == "binary" else 11
-    b.download_button(
+    b.download_button(  # the PNG and the weights are written on the click, not at every run
         "Masks (PNG)",
-        seg.masks_png(result.predictions[:16], classes),
+        lambda: seg.masks_png(result.predictions[:16], classes),
         f"masks_skips_{tag}.png",
+        "image/png",
         key=f"segmentation.png.{tag}",
     )
     c.download_button(
         "Weights (.pt)",
-        seg.state_dict_bytes(model),
+        lambda: seg.state_dict_bytes(model),
         f"unet_skips_{tag}.pt",
+        "application/octet-stream",
         key=f"segmentation.pt.{tag}",
     )
     record = {
