@@ -66,3 +66,19 @@ def test_the_page_opens_on_example_shapes_titled_with_their_true_values(open_pag
     chart = next(c for c in at.get("plotly_chart") if "regression.examples" in c.proto.id)
     words = {"size": "radius", "angle": "heading", "position": "centre"}[target]
     assert chart.proto.spec.count(words) == 6
+
+
+def test_the_example_shapes_are_drawn_once_for_every_session_on_the_same_settings(monkeypatch):
+    from models.training import regression as reg
+    from ui.panels import regression as panel
+
+    calls = []
+    draw = panel.make_target_shapes
+    monkeypatch.setattr(panel, "make_target_shapes", lambda *a: calls.append(a) or draw(*a))
+    setup = reg.RegressionSetup("position", seed=4321)
+    first = panel.examples_figure(setup)
+    again = panel.examples_figure(reg.RegressionSetup("position", seed=4321))  # another session
+    assert again is first and len(calls) == 1
+    assert "centre" in first.layout.annotations[0].text
+    other = panel.examples_figure(reg.RegressionSetup("size", seed=4321))
+    assert other is not first and len(calls) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.data.regression_targets import (
@@ -77,20 +78,31 @@ def example_title(shapes, i: int, target: str) -> str:
     return f"centre ({x:.0f}, {y:.0f})"
 
 
+def examples_figure(setup: reg.RegressionSetup) -> go.Figure:
+    """The example shapes of a target and seed, titled with their true values: drawn once for
+    the whole class (every student opens the page on the same default)."""
+    target, seed, style = setup.target, setup.seed, setup.style()  # all the figure depends on
+
+    def compute() -> go.Figure:
+        shapes = make_target_shapes(10, seed + 1, style)  # the fewest it draws
+        titles = [example_title(shapes, i, target) for i in range(EXAMPLES)]
+        images = [shapes.x[i].numpy() for i in range(EXAMPLES)]
+        return rviz.wraparound_figure(images, titles)
+
+    return results.memo(PAGE, "examples", (target, seed, style), compute)
+
+
 def examples(setup: reg.RegressionSetup) -> None:
     """A few of the generated shapes with the number the network must learn for each."""
-    shapes = make_target_shapes(10, setup.seed + 1, setup.style())  # the fewest it draws
-    titles = [example_title(shapes, i, setup.target) for i in range(EXAMPLES)]
-    images = [shapes.x[i].numpy() for i in range(EXAMPLES)]
-    st.plotly_chart(rviz.wraparound_figure(images, titles), key="regression.examples")
+    figure = examples_figure(setup)
+    st.plotly_chart(figure, key="regression.examples")
     st.caption(
         f"Six arrows like the ones the heads train on, each with its true {setup.target}: the "
         "network sees only the pixels and must answer with that number."
     )
 
 
-def wraparound() -> None:
-    """Two arrows 2° apart across 0°: their raw targets 358° apart, their (sin, cos) close."""
+def _wraparound_figure() -> go.Figure:
     rng = np.random.default_rng(0)
     style = TargetStyle(size=64)
     images, titles = [], []
@@ -98,7 +110,13 @@ def wraparound() -> None:
         images.append(draw_target_shape(style, 24.0, angle, (32.0, 32.0), rng))
         rad = np.radians(angle)
         titles.append(f"{angle:g}°: (sin, cos) = ({np.sin(rad):.2f}, {np.cos(rad):.2f})")
-    st.plotly_chart(rviz.wraparound_figure(images, titles), key="regression.wrap")
+    return rviz.wraparound_figure(images, titles)
+
+
+def wraparound() -> None:
+    """Two arrows 2° apart across 0°: their raw targets 358° apart, their (sin, cos) close."""
+    figure = results.memo(PAGE, "wrap", (), _wraparound_figure)  # the same for everyone
+    st.plotly_chart(figure, key="regression.wrap")
     st.caption(
         "359° and 1° are the same picture turned by 2°, yet as numbers they lie 358 apart: a "
         "head that outputs degrees is punished for answering 359 to a 1° arrow as if it were "
@@ -187,8 +205,45 @@ def _measured(plan: Plan, handles: dict[str, JobHandle]) -> list[reg.ArmResult]:
                 out.append(reg.measure(arm, outcome.model, plan.split))
         return out
 
-    ids = tuple(sorted(job.id for job in handles.values()))
-    return results.remembered(PAGE, "measured", ids, compute)
+    return results.remembered(PAGE, "measured", _ids(handles), compute)
+
+
+def _ids(handles: dict[str, JobHandle]) -> tuple[str, ...]:
+    return tuple(sorted(job.id for job in handles.values()))
+
+
+@dataclass(frozen=True)
+class ResultsView:
+    """What the ended runs show: three figures, the predictions' CSV, each model's bytes."""
+
+    summary: go.Figure
+    scatter: go.Figure
+    errors: go.Figure
+    csv: str
+    models: dict[str, bytes]  # job name -> checkpoint
+
+
+def _view(plan: Plan, handles: dict[str, JobHandle], measured: list[reg.ArmResult]) -> ResultsView:
+    """Made once per set of runs in this session (the models are the session's own), not at
+    every rerun: figures, CSV and checkpoints."""
+
+    def compute() -> ResultsView:
+        unit = reg.UNITS[plan.setup.target]
+        mae = {r.arm.label: r.mean_abs_error for r in measured}
+        arm = measured[0].arm
+        pairs = {r.arm.label: (r.true, r.predicted) for r in measured}
+        return ResultsView(
+            rviz.summary_figure(mae, unit),
+            rviz.scatter_figure(pairs, unit, arm.low, arm.high),
+            rviz.error_figure({r.arm.label: r.errors for r in measured}, unit),
+            reg.results_csv(measured),
+            {
+                name: reg.model_bytes(arm, handles[name].outcome().model, plan.split)
+                for name, arm in plan.arms.items()
+            },
+        )
+
+    return results.remembered(PAGE, "view", _ids(handles), compute)
 
 
 def show_results(plan: Plan, handles: dict[str, JobHandle], guess: str | None) -> None:
@@ -197,25 +252,21 @@ def show_results(plan: Plan, handles: dict[str, JobHandle], guess: str | None) -
     if len(measured) < len(plan.arms):
         st.warning("A run ended without a trained model (stopped or failed): train again.")
         return
-    target = plan.setup.target
-    unit = reg.UNITS[target]
+    view = _view(plan, handles, measured)
+    unit = reg.UNITS[plan.setup.target]
     mae = {r.arm.label: r.mean_abs_error for r in measured}
     best = min(mae, key=mae.get)
     lab.reveal(guess, best, explain(plan, measured))
-    st.plotly_chart(rviz.summary_figure(mae, unit), key="regression.summary")
+    st.plotly_chart(view.summary, key="regression.summary")
     left, right = st.columns(2)
-    arm = measured[0].arm
-    pairs = {r.arm.label: (r.true, r.predicted) for r in measured}
-    left.plotly_chart(rviz.scatter_figure(pairs, unit, arm.low, arm.high), key="regression.scatter")
+    left.plotly_chart(view.scatter, key="regression.scatter")
     left.caption(
         f"Every validation shape ({len(measured[0].true)}); the dashed line is a perfect answer. "
         + " · ".join(f"{label}: {v:.2f} {unit} off on average" for label, v in mae.items())
     )
-    right.plotly_chart(
-        rviz.error_figure({r.arm.label: r.errors for r in measured}, unit), key="regression.errors"
-    )
+    right.plotly_chart(view.errors, key="regression.errors")
     right.caption(" · ".join(f"{r.arm.label}: RMS {r.rms_error:.2f} {unit}" for r in measured))
-    _downloads(plan, handles, measured)
+    _downloads(plan, view)
 
 
 def explain(plan: Plan, measured: list[reg.ArmResult]) -> str:
@@ -248,22 +299,16 @@ def explain(plan: Plan, measured: list[reg.ArmResult]) -> str:
     return text
 
 
-def _downloads(plan: Plan, handles: dict[str, JobHandle], measured: list[reg.ArmResult]) -> None:
-    cols = st.columns(len(measured) + 1)
-    csv = results.remembered(
-        PAGE,
-        "csv",
-        tuple(sorted(j.id for j in handles.values())),
-        lambda: reg.results_csv(measured),
-    )
+def _downloads(plan: Plan, view: ResultsView) -> None:
+    cols = st.columns(len(view.models) + 1)
     cols[0].download_button(
-        "Predictions (CSV)", csv, "regression_predictions.csv", key="regression.download_csv"
-    )
+        "Predictions (CSV)", view.csv, "regression_predictions.csv",
+        key="regression.download_csv",
+    )  # fmt: skip
     for column, (name, arm) in zip(cols[1:], plan.arms.items()):
-        model = handles[name].outcome().model
         column.download_button(
             f"Model: {arm.label} (.pt)",
-            reg.model_bytes(arm, model, plan.split),
+            view.models[name],
             f"regression_{plan.setup.target}_{arm.head}.pt",
             key=f"regression.download_{arm.head}",
         )
