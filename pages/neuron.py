@@ -36,8 +36,9 @@ VIEWS = {
 }
 try:
     name = panels.pick_layer(bundle)
-    cap = panels.capture(bundle, state.current_image(), name)
-    channel = panels.pick_channel(cap)
+    image = state.current_image()
+    cap = panels.capture(bundle, image, name)
+    channel = panels.pick_channel(cap, panels.source(bundle, image, name))
     VIEWS[cap.kind](bundle, cap, channel)
 except CNNLabError as err:
     st.error(f"This neuron could not be taken apart: {err}")

@@ -3,6 +3,10 @@ pickers, and one view per layer kind (conv, activation, pooling, flatten, dense)
 
 Feature maps hands a clicked channel over in `st.session_state[HAND_OFF]` (the model choice,
 layer and channel); the Neuron view takes it before drawing its widgets.
+
+What the view computes and draws is a function of the model, the image and the layer (its
+`source`) and the picks: made once for the whole class on a shipped or torchvision model
+(`results.memo`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from viz import neuron as nviz
 
 HAND_OFF = "_neuron.open"  # {"model", "pretrained", "layer", "channel"} from Feature maps
 PAGE = "pages/neuron.py"
+MEMO = "neuron"  # the name of the view's results in `results.memo`
 GRID_MAX = 16  # channels drawn in the overview; a wider layer shows its strongest
 
 
@@ -77,12 +82,18 @@ def pick_layer(bundle: ModelBundle) -> str:
     )
 
 
+def source(bundle: ModelBundle, image: Image.Image, name: str) -> tuple:
+    """What a layer's capture is made from: the key of every result and figure of the view."""
+    return (bundle, image, bundle.trained, name)
+
+
 def capture(bundle: ModelBundle, image: Image.Image, name: str) -> nr.LayerCapture:
-    """The layer's input and output for the image: one forward pass, remembered."""
-    return results.remembered(
-        "neuron",
+    """The layer's input and output for the image: one forward pass, remembered (once for the
+    class on a shared model)."""
+    return results.memo(
+        MEMO,
         "capture",
-        (bundle, image, bundle.trained, name),
+        source(bundle, image, name),
         lambda: nr.capture_layer(bundle, act.prepare_input(image, bundle), name),
     )
 
@@ -95,8 +106,10 @@ def _set_channel(chart_key: str) -> None:
         st.session_state.pop("neuron.col", None)
 
 
-def pick_channel(cap: nr.LayerCapture) -> int:
-    """The channel (or, for a dense layer, the output unit), typed or clicked on an overview."""
+def pick_channel(cap: nr.LayerCapture, src: tuple | None = None) -> int:
+    """The channel (or, for a dense layer, the output unit), typed or clicked on an overview.
+
+    With `src` (the capture's `source`) the overview is drawn once per source for the class."""
     n = cap.output.shape[0] if cap.kind not in ("flatten",) else cap.inputs.shape[0]
     maps = cap.output if cap.kind != "flatten" else cap.inputs
     default = int(np.argmax(nr.channel_means(maps))) if cap.kind == "linear" else 0
@@ -106,22 +119,29 @@ def pick_channel(cap: nr.LayerCapture) -> int:
     what = "Output unit" if cap.kind == "linear" else "Channel"
     channel = st.number_input(f"{what} (0 to {n - 1})", 0, n - 1, key="neuron.channel")
     if maps.dim() == 3:
-        _overview(maps)
+        _overview(maps, src)
     return int(channel)
 
 
-def _overview(maps) -> None:
+def _overview_figure(maps):
+    order = nr.top_channels(maps, GRID_MAX)
+    if maps.shape[0] <= GRID_MAX:
+        order = np.sort(order)
+    return nviz.overview_figure(maps.numpy(), order)
+
+
+def _overview(maps, src: tuple | None) -> None:
     """The layer's maps (its strongest if too wide), each with a dot to click."""
     n = maps.shape[0]
-    order = nr.top_channels(maps, GRID_MAX)
     if n > GRID_MAX:
         st.info(
             f"This layer has {n} channels, too many to draw whole: the {GRID_MAX} with the "
             "highest mean activation are drawn, strongest first. Type any channel above."
         )
+    if src is None:
+        fig = _overview_figure(maps)
     else:
-        order = np.sort(order)
-    fig = nviz.overview_figure(maps.numpy(), order)
+        fig = results.memo(MEMO, "overview", src, lambda: _overview_figure(maps))
     key = "neuron.overview"
     st.plotly_chart(fig, key=key, on_select=lambda: _set_channel(key), selection_mode="points")
     st.caption("Each map on its own colour range. Click a map's dot to open that channel.")
@@ -150,7 +170,12 @@ def strongest_unit(fmap: np.ndarray) -> tuple[int, int]:
     return int(r), int(c)
 
 
-def download_json(label: str, data: dict, file_name: str, key: str) -> None:
-    """A download button for numbers as JSON."""
-    text = json.dumps(data, indent=1, default=lambda v: np.asarray(v).tolist())
+def json_text(data: dict) -> str:
+    """Numbers (arrays included) as indented JSON."""
+    return json.dumps(data, indent=1, default=lambda v: np.asarray(v).tolist())
+
+
+def download_json(label: str, data: dict | str, file_name: str, key: str) -> None:
+    """A download button for numbers as JSON (`data` already written, or to write)."""
+    text = data if isinstance(data, str) else json_text(data)
     st.download_button(label, text, file_name, mime="application/json", key=key)

@@ -2,13 +2,17 @@
 conv stack), pooling, flatten and dense (with softmax for the output layer).
 
 Each view takes the captured layer, computes in models/ once per input and draws; every sentence
-it writes quotes the measured numbers.
+it writes quotes the measured numbers. The conv view's results, figures and file are made once
+per source, channel and unit for the whole class on a shared model (`results.memo`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from models.bundle import ModelBundle
@@ -17,7 +21,7 @@ from models.inspect import neuron_collapse as nc
 from models.inspect import neuron_layers as nl
 from models.inspect.activations import prepare_input
 from ui import results, state
-from ui.panels.neuron import download_json, pick_unit, strongest_unit
+from ui.panels.neuron import MEMO, download_json, json_text, pick_unit, source, strongest_unit
 from viz import feature_maps as fviz
 from viz import neuron as nviz
 from viz import neuron_layers as lviz
@@ -34,18 +38,64 @@ def _remember(name: str, inputs, compute):
     return results.remembered("neuron", name, inputs, compute)
 
 
+@dataclass(frozen=True)
+class ConvUnitView:
+    """What the conv view draws for one unit: its window, the two figures, what follows, and
+    the unit's numbers as JSON."""
+
+    unit: nr.UnitWindow
+    channel_figure: go.Figure
+    sum_figure: go.Figure
+    after: str
+    json: str
+
+
+def _conv_unit_view(
+    bundle: ModelBundle, cap: nr.LayerCapture, neuron: nr.ConvNeuron, row: int, col: int
+) -> ConvUnitView:
+    unit = nr.unit_window(neuron, row, col)
+    shown = np.argsort(-neuron.contributions, kind="stable")[:ROWS_DRAWN]
+    channel = neuron.channel
+    steps = nr.apply_steps(nr.following_steps(bundle.model, cap.name), neuron.pre, channel)
+    row_maps = [(f"Σ {len(neuron.reads)} product maps + bias {neuron.bias:.3f}", neuron.pre)]
+    numbers = {
+        "layer": neuron.layer,
+        "channel": neuron.channel,
+        "row": unit.row,
+        "col": unit.col,
+        "input_maps": neuron.reads,
+        "window": unit.values,
+        "kernel": neuron.kernels,
+        "per_map": unit.per_map,
+        "bias": unit.bias,
+        "ours": unit.total,
+        "pytorch": unit.real,
+    }
+    return ConvUnitView(
+        unit,
+        nviz.conv_channel_figure(neuron, unit, np.sort(shown)),
+        nviz.maps_row_figure(row_maps + steps, (row, col)),
+        ", then ".join(name for name, _ in steps) or "nothing element-wise (it flows on)",
+        json_text(numbers),
+    )
+
+
 def conv_view(bundle: ModelBundle, cap: nr.LayerCapture, channel: int) -> None:
     """Input maps, kernel slices and products; their sum plus bias; what follows; one unit."""
     conv = nr.conv_module(bundle.model, cap.name)
-    neuron = _remember(
-        "conv",
-        (bundle.token, cap.inputs, cap.name, channel),
-        lambda: nr.compute_conv_neuron(conv, cap, channel),
+    src = source(bundle, state.current_image(), cap.name)  # what `cap` was captured from
+    neuron = results.memo(
+        MEMO, "conv", (src, channel), lambda: nr.compute_conv_neuron(conv, cap, channel)
     )
     row, col = pick_unit(neuron.real.shape, strongest_unit(neuron.real))
-    unit = nr.unit_window(neuron, row, col)
+    view = results.memo(
+        MEMO,
+        "conv_unit",
+        (src, channel, row, col),
+        lambda: _conv_unit_view(bundle, cap, neuron, row, col),
+    )
+    unit = view.unit
     n = len(neuron.reads)
-    shown = np.argsort(-neuron.contributions, kind="stable")[:ROWS_DRAWN]
     st.markdown(
         f"Channel {channel} of **{cap.name}** reads {n} input map(s)"
         + (
@@ -61,25 +111,22 @@ def conv_view(bundle: ModelBundle, cap: nr.LayerCapture, channel: int) -> None:
             f"{n} input maps are too many to draw whole: the {ROWS_DRAWN} that move this channel "
             "most (largest mean |product|) are drawn; the sum below uses all of them."
         )
-    st.plotly_chart(nviz.conv_channel_figure(neuron, unit, np.sort(shown)), key="neuron.conv")
+    st.plotly_chart(view.channel_figure, key="neuron.conv")
     st.caption(
         f"Unit ({row}, {col}) reads the ringed {len(unit.rows)}×{len(unit.cols)} taps (rows "
         f"{unit.rows[0]} to {unit.rows[-1]}, columns {unit.cols[0]} to {unit.cols[-1]}; outside "
         "the map is padding). Each product map is its input map correlated with the kernel slice."
     )
-    steps = nr.apply_steps(nr.following_steps(bundle.model, cap.name), neuron.pre, channel)
-    row_maps = [(f"Σ {n} product maps + bias {neuron.bias:.3f}", neuron.pre)]
-    st.plotly_chart(nviz.maps_row_figure(row_maps + steps, (row, col)), key="neuron.sum")
-    after = ", then ".join(name for name, _ in steps) or "nothing element-wise (it flows on)"
+    st.plotly_chart(view.sum_figure, key="neuron.sum")
     st.caption(
         f"The sum of the product maps plus the bias differs from PyTorch's output of "
         f"{cap.name} by at most {neuron.max_error:.1e} over all {neuron.pre.size} units "
-        f"(float rounding). What follows: {after}."
+        f"(float rounding). What follows: {view.after}."
     )
-    _dot_product(unit, neuron)
+    _dot_product(unit, neuron, view.json)
 
 
-def _dot_product(unit: nr.UnitWindow, neuron: nr.ConvNeuron) -> None:
+def _dot_product(unit: nr.UnitWindow, neuron: nr.ConvNeuron, numbers: str) -> None:
     terms = " + ".join(f"{v:.3f}" for v in unit.per_map[:8]) + (" + …" * (len(unit.per_map) > 8))
     st.markdown(
         f"**Unit ({unit.row}, {unit.col}) in numbers:** Σ kernel·window over each input map = "
@@ -97,30 +144,24 @@ def _dot_product(unit: nr.UnitWindow, neuron: nr.ConvNeuron) -> None:
             c.markdown(title)
             c.dataframe(pd.DataFrame(grid).round(4), key=f"neuron.grid.{title}")
     download_json(
-        "Download this unit's numbers (.json)",
-        {
-            "layer": neuron.layer,
-            "channel": neuron.channel,
-            "row": unit.row,
-            "col": unit.col,
-            "input_maps": neuron.reads,
-            "window": unit.values,
-            "kernel": neuron.kernels,
-            "per_map": unit.per_map,
-            "bias": unit.bias,
-            "ours": unit.total,
-            "pytorch": unit.real,
-        },
-        "neuron_unit.json",
-        "neuron.download",
+        "Download this unit's numbers (.json)", numbers, "neuron_unit.json", "neuron.download"
     )
+
+
+def _activation(cap: nr.LayerCapture, channel: int, kind: str) -> tuple:
+    """(the channel before and after its activation, the two drawn side by side)."""
+    a = nl.compute_activation_neuron(cap, channel)
+    return a, fviz.before_after_figure(a.before, a.after, kind)
 
 
 def activation_view(bundle: ModelBundle, cap: nr.LayerCapture, channel: int) -> None:
     """Before and after the activation, the share of zeros, and the collapse switch."""
-    a = nl.compute_activation_neuron(cap, channel)
     kind = type(dict(bundle.model.named_modules())[cap.name]).__name__
-    st.plotly_chart(fviz.before_after_figure(a.before, a.after, kind), key="neuron.relu")
+    src = source(bundle, state.current_image(), cap.name)  # what `cap` was captured from
+    a, figure = results.memo(
+        MEMO, "activation", (src, channel), lambda: _activation(cap, channel, kind)
+    )
+    st.plotly_chart(figure, key="neuron.relu")
     st.caption(
         f"{kind} acts on each number alone. Channel {channel}: {100 * a.zero_share:.0f}% of its "
         f"{a.after.size} outputs are exactly 0 after it ({100 * a.layer_zero_share:.0f}% over "
