@@ -74,3 +74,35 @@ def test_switching_lesson_starts_it_at_step_one(open_page):
     at.button(key="lessons.next").click().run()
     at.selectbox(key="lessons.lesson").set_value("2_features").run()
     assert _step_title(at) == "1. The first layer's maps"
+
+
+def test_opening_lessons_saves_nothing_until_the_student_moves_and_then_every_move(
+    monkeypatch, tmp_path
+):
+    from streamlit.testing.v1 import AppTest
+
+    from models.store.workspaces import WorkspaceStore
+    from tests.conftest import PAGE_TIMEOUT_S, ROOT
+    from ui import workspace
+
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))  # a server with nothing saved yet
+    monkeypatch.delenv("CNNLAB_DATABASE_URL", raising=False)
+    ws = WorkspaceStore.new_id()
+
+    def visit() -> AppTest:  # a new session of the browser whose cookie names `ws`
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=PAGE_TIMEOUT_S)
+        at.session_state[workspace.ID] = ws
+        at.run()
+        at.switch_page("pages/lessons.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    at = visit()
+    assert not workspace.workspace_store().exists(ws), "opening Lessons writes nothing"
+    at.button(key="lessons.next").click().run()
+    assert workspace.workspace_store().exists(ws)
+
+    again = visit()  # comes back at step 2, and a return to step 1 is saved too
+    assert _step_title(again) == "2. Padding keeps the size"
+    again.button(key="lessons.back").click().run()
+    assert _step_title(visit()) == "1. One window, one number"

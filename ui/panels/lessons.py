@@ -30,6 +30,10 @@ KEPT = "_lessons.kept"  # the lesson last shown (Streamlit drops a widget's valu
 UPLOADED = "_lessons.uploaded"  # id -> (Lesson, its TOML text)
 ANSWERS = "_lessons.answers"  # "lesson id/step" -> {"given": ..., "right": bool}
 UPLOAD_PREFIX = "yours: "
+# Whether this session began with no lesson progress of its own (none restored from its
+# workspace): until it makes some, there is nothing to save, so merely opening the page writes
+# nothing (a class opening Lessons would otherwise create 30 workspaces holding step 1)
+FRESH = "_lessons_fresh"
 
 
 def check_lesson(lesson: Lesson) -> None:
@@ -74,6 +78,7 @@ def _new_lesson() -> None:
 def pick_lesson(available: dict[str, Lesson]) -> Lesson:
     """The lesson selectbox, remembered across pages; the step is clamped to the lesson."""
     ss = st.session_state
+    ss.setdefault(FRESH, not any(k in ss for k in (KEPT, STEP, ANSWERS)))
     if ss.get(LESSON) not in available:
         ss[LESSON] = ss.get(KEPT) if ss.get(KEPT) in available else next(iter(available))
     chosen = st.selectbox(
@@ -105,7 +110,16 @@ def progress(lesson: Lesson, slot) -> None:
     text = f"Step {n} of {total} · {right} of {done} checked answers right"
     slot.progress(n / total, text=text)
     ss = st.session_state
-    state.keep_session_values({k: ss[k] for k in (KEPT, STEP, ANSWERS) if k in ss})
+    values = {k: ss[k] for k in (KEPT, STEP, ANSWERS) if k in ss}
+    if ss.get(FRESH) and values == _untouched():
+        return
+    ss[FRESH] = False  # from now on every change is saved, a return to step 1 included
+    state.keep_session_values(values)
+
+
+def _untouched() -> dict:
+    """The progress of a session that has done nothing yet: the first lesson, step 1."""
+    return {KEPT: next(iter(builtin_lessons())), STEP: 1, ANSWERS: {}}
 
 
 def _page_label(page: str) -> str:
