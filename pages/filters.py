@@ -37,10 +37,11 @@ o, i, kh, kw = sides[0][1].shape
 st.markdown(f"**{name}**: {o} filters, each {i}×{kh}×{kw} (input channels × height × width).")
 
 kernels, histogram, favourite = st.tabs(["Kernels", "Weight histogram", "Feature visualization"])
+src = panels.source(bundle, name)
 with kernels:
-    panels.show_kernels(sides)
+    panels.show_kernels(sides, src)
 with histogram:
-    panels.show_histogram(sides, name)
+    panels.show_histogram(sides, name, src)
 with favourite:
     panels.feature_visualization(bundle, name, o)
 

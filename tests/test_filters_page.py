@@ -81,3 +81,21 @@ def test_an_untrained_model_is_said_so_once_with_what_its_filters_are(filters_pa
     filters_page.run()
     notes = [i.value for i in filters_page.info if "has not been trained" in i.value]
     assert len(notes) == 1 and "random numbers" in notes[0]
+
+
+def test_a_second_student_on_the_shipped_model_gets_the_first_ones_figures(open_page, monkeypatch):
+    import uuid
+
+    from ui.panels import filters as panels
+    from viz import filters as fiz
+
+    monkeypatch.setattr(panels, "PAGE", f"filters-{uuid.uuid4()}")  # a cold store
+    drawn = []
+    real = fiz.kernel_grid_figure
+    monkeypatch.setattr(fiz, "kernel_grid_figure", lambda *a: drawn.append(a) or real(*a))
+    first = open_page("filters")
+    made = len(drawn)
+    assert made >= 1
+    second = open_page("filters")
+    assert not first.exception and not second.exception
+    assert len(drawn) == made  # nothing drawn again for the second student
