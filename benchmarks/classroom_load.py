@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.app_server import CHROMIUM_FLAGS, CHROMIUM_PATH, WINDOW, AppServer, cpu_seconds
+from ui.menu import LINK_TESTID
 from ui.server import ADJUSTMENTS, SKIP_ENV
 
 DEFAULT_PAGES = ("home", "build", "convolution", "feature_maps", "saliency", "train")
@@ -76,10 +77,10 @@ def navigate(server: AppServer, tabs: list, page: str) -> tuple[float, float]:
     """Every tab clicks `page` in the sidebar menu at once, as a class following the teacher
     does (the app is loaded, the session lives on): (server CPU s, the slowest tab's s)."""
     titles = [tab.locator("h1").first.inner_text() for tab in tabs]
-    href = "" if page == "home" else page
+    path = "app.py" if page == "home" else f"pages/{page}.py"
     cpu0, start = cpu_seconds(server.pid), time.monotonic()
     for tab in tabs:
-        link = tab.locator(f'[data-testid="stSidebar"] a[href="{href}"]').first
+        link = tab.locator(f'[data-testid="{LINK_TESTID}"][data-path="{path}"]').first
         link.click(no_wait_after=True)
     slowest = max(_loaded(tab, start, old) for tab, old in zip(tabs, titles, strict=True))
     time.sleep(1.0)

@@ -239,3 +239,10 @@ def torch_tensor_of(n: int):
     import torch
 
     return torch.zeros(n, dtype=torch.float32)
+
+
+def test_arrays_with_the_same_bytes_but_another_shape_or_type_get_other_keys():
+    flat = np.arange(6, dtype=np.float32)
+    assert results.value_key(flat) != results.value_key(flat.reshape(2, 3))
+    assert results.value_key(flat) != results.value_key(flat.view(np.int32))
+    assert results.value_key(flat) == results.value_key(np.arange(6, dtype=np.float32))

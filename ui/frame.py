@@ -4,7 +4,6 @@ safety net that turns an unexpected error into a short apology (the traceback go
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import uuid
@@ -14,10 +13,9 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from models.errors import CNNLabError
 from models.settings import positive_setting
-from ui import presenter, responsive, server, state, workspace_panel
+from ui import menu, presenter, responsive, server, state, workspace_panel
 from ui.image_picker import image_picker
 from ui.links import apply_link
-from ui.nav import PageInfo, available_pages
 
 
 @st.cache_resource
@@ -65,32 +63,6 @@ def install_safety_net() -> None:
         ctx.on_script_error = _on_script_error
 
 
-def sidebar_navigation() -> None:
-    """Our own menu, in sections, drawn with st.page_link (see DESIGN.md: no st.navigation)."""
-    for section, links in _menu():
-        st.caption(section)
-        for link in links:
-            st.page_link(link)
-
-
-@st.cache_resource(show_spinner=False)
-def _menu() -> tuple[tuple[str, tuple[st.Page, ...]], ...]:
-    """The menu's page objects, made once per server and only read afterwards: a link given a
-    page object skips the path lookups and icon checks `st.page_link` does for a file name.
-    (The 25 links are still about a tenth of a page run: mostly Streamlit's own cost per
-    element.) No arguments, so no cache key to hash; a page file added while the server runs
-    shows after a restart."""
-    return tuple(
-        (section.upper(), tuple(_page(p) for p in group))
-        for section, group in itertools.groupby(available_pages(), key=lambda p: p.section)
-    )
-
-
-def _page(info: PageInfo) -> st.Page:
-    """A menu entry; the main script is the default page, whose address is the site's root."""
-    return st.Page(info.path, title=info.label, icon=info.icon, default=info.path == "app.py")
-
-
 def frame(title: str, intro: str | None = None) -> None:
     """Start a page: config, sidebar, session defaults, the title and a short introduction."""
     install_safety_net()
@@ -102,7 +74,7 @@ def frame(title: str, intro: str | None = None) -> None:
         st.markdown("### CNN Lab")
         presenter.toggle()
         responsive.apply()  # phones and tablets: style sheet, window width (ui/responsive.py)
-        sidebar_navigation()
+        menu.sidebar_menu()  # our own menu, one element (ui/menu.py; DESIGN.md: no st.navigation)
         st.divider()
         image_picker()
         workspace_panel.sidebar()

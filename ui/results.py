@@ -50,10 +50,8 @@ def value_key(value: Any) -> str:
         return "model:" + value.token
     if isinstance(value, np.ndarray | torch.Tensor):
         data = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-        return (
-            "array:"
-            + hashlib.blake2b(np.ascontiguousarray(data).tobytes(), digest_size=16).hexdigest()
-        )
+        digest = hashlib.blake2b(np.ascontiguousarray(data).tobytes(), digest_size=16).hexdigest()
+        return f"array:{data.dtype.str}{data.shape}:{digest}"  # same bytes, other shape: other key
     if isinstance(value, tuple | list):
         return "(" + ",".join(value_key(v) for v in value) + ")"
     if isinstance(value, dict):

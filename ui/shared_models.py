@@ -12,7 +12,6 @@ from models.bundle import ModelBundle
 from models.training.checkpoint import ROOT, SHIPPED, load_shipped
 from models.zoo import build_zoo_model
 
-
 _SHARED_TOKENS: set[str] = set()  # the tokens of the bundles below: results of them can be shared
 
 

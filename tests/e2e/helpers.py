@@ -16,7 +16,7 @@ APP = '[data-testid="stApp"]'
 IDLE = f'{APP}[data-test-script-state="notRunning"]'
 BUSY = f'{APP}:not([data-test-script-state="notRunning"])'
 SIDEBAR = '[data-testid="stSidebar"]'
-PAGE_LINK = '[data-testid="stPageLink-NavLink"]'
+PAGE_LINK = '[data-testid="cnnlab-menu-link"]'  # ui/menu.py's links (in an open shadow root)
 
 
 def wait_for_run(page: Page, timeout: float = 60_000) -> None:
@@ -36,7 +36,7 @@ def goto(page: Page, url: str, timeout: float = 60_000) -> None:
 
 
 def sidebar_link(page: Page, label: str) -> Locator:
-    """The sidebar's link to the page called `label` (our st.page_link menu), matched exactly."""
+    """The sidebar's link to the page called `label` (our menu, ui/menu.py), matched exactly."""
     text = page.get_by_text(label, exact=True)
     return page.locator(SIDEBAR).locator(PAGE_LINK).filter(has=text)
 
