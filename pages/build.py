@@ -3,10 +3,8 @@
 import streamlit as st
 
 from models.network.codegen import to_pytorch_code
-from models.network.geometry import analyze
-from ui import frame, glossary, results, state
+from ui import frame, glossary, state
 from ui.panels import build as panels
-from viz.network import network_figure
 
 frame(
     "Build a CNN",
@@ -29,12 +27,9 @@ edit_col, view_col = st.columns([2, 3], gap="large")
 with edit_col:
     current = panels.layer_editor(current, version)
 
-infos = analyze(current)
+infos = panels.analyzed(current)
 pick = panels.selected_layer(len(infos))
-picture.plotly_chart(  # one figure per network and pick for every session
-    results.shared(network_figure, infos, current.input_shape, None if pick is None else pick + 1),
-    key="build.figure",
-)
+picture.plotly_chart(panels.network_picture(current, infos, pick), key="build.figure")
 with view_col:
     panels.summary(infos, current)
 if pick is not None:

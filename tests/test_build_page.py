@@ -214,3 +214,22 @@ def test_a_selected_layer_opens_on_the_neuron_view(open_page):
     assert at.title[0].value == "Neuron view"
     assert at.selectbox(key="neuron.layer").value == "conv2"
     assert at.session_state["neuron.channel"] == 0
+
+
+def test_one_network_is_analysed_drawn_and_tabled_once_for_every_session(monkeypatch):
+    from ui.panels import build as panels
+    from viz.network import layer_rows
+
+    calls = []
+    real = panels.analyze
+    monkeypatch.setattr(panels, "analyze", lambda spec: calls.append(spec) or real(spec))
+    spec = NetworkSpec((1, 23, 29), (ConvSpec(out_channels=3, kernel_size=5),))
+    infos = panels.analyzed(spec)
+    assert panels.analyzed(NetworkSpec.from_json(spec.to_json())) is infos  # another session
+    assert len(calls) == 1
+    table = panels.layer_table(spec, infos)
+    assert table.to_pylist() == layer_rows(infos)  # the same rows, as an immutable table
+    assert panels.layer_table(spec, infos) is table
+    figure = panels.network_picture(spec, infos, 0)
+    assert panels.network_picture(spec, infos, 0) is figure
+    assert panels.network_picture(spec, infos, None) is not figure  # the pick is in the key

@@ -11,12 +11,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import plotly.graph_objects as go
+import pyarrow as pa
 import streamlit as st
 
 from models.inspect.neuron import inspectable_layers
 from models.network import formulas as fm
 from models.network.codegen import to_pytorch_code
-from models.network.geometry import LayerInfo
+from models.network.geometry import LayerInfo, analyze
 from models.network.presets import PRESETS
 from models.network.spec import (
     LAYER_TYPES,
@@ -29,11 +31,12 @@ from models.network.spec import (
     layer_from_dict,
     new_layer,
 )
-from ui import state
+from ui import results, state
 from ui.model_picker import YOURS
 from ui.panels import neuron as neuron_panel
-from viz.network import layer_rows
+from viz.network import layer_rows, network_figure
 
+PAGE = "build"
 VERSION, SYNCED, SELECTED, UPLOAD_ID = (
     "_build.version",  # bumped when the network changed other than by typing: widgets re-key
     "_build.synced",  # the network the widgets were last keyed for
@@ -193,6 +196,27 @@ def _restructure(edit: Callable[[], NetworkSpec], selected: int) -> None:
     st.rerun()
 
 
+def analyzed(current: NetworkSpec) -> list[LayerInfo]:
+    """Every layer's shapes, counts and field: once per network for the whole class."""
+    return results.memo(PAGE, "infos", current, lambda: analyze(current))
+
+
+def network_picture(current: NetworkSpec, infos: list[LayerInfo], pick: int | None) -> go.Figure:
+    """The network's diagram with the picked layer marked: one per network and pick for every
+    session (keyed by the network, whose `infos` it is drawn from)."""
+    marked = None if pick is None else pick + 1
+    return results.memo(
+        PAGE, "figure", (current, marked),
+        lambda: network_figure(infos, current.input_shape, marked),
+    )  # fmt: skip
+
+
+def layer_table(current: NetworkSpec, infos: list[LayerInfo]) -> pa.Table:
+    """The table of every layer, as an Arrow table: immutable, so one serves every session, and
+    st.dataframe sends it without converting rows of dicts at every run (~4 ms)."""
+    return results.memo(PAGE, "table", current, lambda: pa.Table.from_pylist(layer_rows(infos)))
+
+
 def summary(infos: list[LayerInfo], current: NetworkSpec) -> None:
     """Parameters, MACs and output shape, then the table of every layer."""
     m = st.columns(3)
@@ -201,7 +225,7 @@ def summary(infos: list[LayerInfo], current: NetworkSpec) -> None:
     m[2].metric("Output", " × ".join(map(str, current.output_shape)))
     number = st.column_config.NumberColumn(format="localized")
     st.dataframe(
-        layer_rows(infos),
+        layer_table(current, infos),
         hide_index=True,
         key="build.table",
         width="stretch",
