@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -63,3 +64,17 @@ def test_the_four_runs_end_in_recall_bars_scores_and_a_verdict(imbalance_page):
     assert "one image moves its bar by 25%" in _captions(at)  # 4 validation pentagons
     assert len(at.main.get("download_button")) == 2
     assert not at.warning, "every method handed over a model"
+
+
+def test_the_focal_term_is_drawn_once_per_gamma_for_every_session(monkeypatch):
+    from models.training import imbalance as imb
+    from ui.panels import imbalance as panel
+
+    calls = []
+    real = imb.focal_term
+    monkeypatch.setattr(imb, "focal_term", lambda p, g: calls.append(g) or real(p, g))
+    first = panel.focal_view(3.5)
+    made = len(calls)
+    assert panel.focal_view(3.5) is first and len(calls) == made  # another session: no work
+    assert first.easy == pytest.approx(real(np.array([0.9]), 3.5)[0])
+    assert panel.focal_view(4.5) is not first
