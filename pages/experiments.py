@@ -24,8 +24,8 @@ panel.experiment_controls()
 jobs.live_panel(panel.JOBS, panel.draw_experiment, panel.keep_run)
 
 st.subheader("2. Your runs")
-panel.compare()
-panel.save_and_open()
+history = panel.compare()
+panel.save_and_open(history)
 
 with st.expander("Go deeper"):
     st.markdown(

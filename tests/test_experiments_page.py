@@ -123,3 +123,15 @@ def test_a_file_that_is_not_a_saved_history_is_refused_and_the_runs_kept(open_pa
     assert any("not a saved run history" in e.value for e in at.error), at.error
     # the history was not replaced: its runs are all still there (and saved with the workspace)
     assert kept <= {r.id for r in at.session_state[HISTORY].runs()}
+
+
+def test_the_page_reads_the_run_history_once_per_run(open_page, monkeypatch):
+    from ui import runs
+
+    reads = []
+    read = runs.history
+    monkeypatch.setattr(runs, "history", lambda: reads.append(1) or read())
+    at = open_page("experiments")
+    before = len(reads)
+    at.run()
+    assert not at.exception and len(reads) - before == 1  # each read asks the database

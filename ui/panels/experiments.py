@@ -171,9 +171,15 @@ def _titles(records: list[RunRecord]) -> dict[str, str]:
     return {r.id: f"{i}. {r.name}" for i, r in enumerate(records, 1)}
 
 
-def compare() -> None:
-    """Pick runs; their curves overlaid, their settings (what differs first), their scores."""
+def compare() -> RunHistory:
+    """Pick runs; their curves overlaid, their settings (what differs first), their scores.
+    Returns the history shown, read once per run of the page (reading asks the database)."""
     history = runs.history()
+    _compare(history)
+    return history
+
+
+def _compare(history: RunHistory) -> None:
     records = history.runs()
     if not records:
         st.info(
@@ -291,9 +297,8 @@ def _try(change) -> None:
     st.rerun()
 
 
-def save_and_open() -> None:
-    """The whole history to one file, and back."""
-    history = runs.history()
+def save_and_open(history: RunHistory) -> None:
+    """The whole history (as `compare` read it) to one file, and back."""
     a, b = st.columns(2)
     if len(history):
         a.download_button(
