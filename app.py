@@ -3,9 +3,8 @@
 import streamlit as st
 
 from models.network.geometry import analyze
-from ui import frame, glossary, jobs, state
+from ui import frame, glossary, jobs, menu, state
 from ui.image_picker import preview
-from ui.nav import available_pages
 
 frame(
     "CNN Lab",
@@ -43,11 +42,6 @@ with right:
     )
 
 st.subheader("Pages")
-pages = [p for p in available_pages() if p.path != "app.py"]
-for row in range(0, len(pages), 3):
-    for col, page in zip(st.columns(3), pages[row : row + 3]):
-        with col.container(border=True):
-            st.page_link(page.path, label=f"**{page.label}**", icon=page.icon)
-            st.caption(f"{page.section}. {page.teaches}")
+menu.page_cards()  # a card per page: one element (ui/menu.py)
 
 glossary.glossary_section()
