@@ -96,13 +96,19 @@ def on_press(
     return stored[1] if stored is not None and stored[0] == key else None
 
 
+_BUILDING = threading.local()  # how many shared results this thread is building right now
+WAIT_S = 120.0  # the longest a session waits for another's build before building it itself
+
+
 class _Shared:
     """A bounded, thread-safe map from a key to a result, the least recently used dropped first.
 
     Bounded by count and by the bytes of the arrays inside (`nbytes`), so a class on large
     torchvision models cannot fill the server's memory. One build per key at a time: when 30
     sessions ask for the same missing result at once, one builds it and the others wait for it
-    instead of building 30 copies (if that build fails, the next waiting session tries).
+    instead of building 30 copies (if that build fails, the waiting sessions build it
+    themselves). A thread that is itself building a result never waits for another's: results
+    built inside other builds cannot wait for each other in a circle, so no session can hang.
     """
 
     def __init__(self, max_entries: int, max_bytes: int = 1 << 62) -> None:
@@ -111,7 +117,7 @@ class _Shared:
         self.lock = threading.Lock()
         self.items: OrderedDict[Any, Any] = OrderedDict()
         self.sizes: dict[Any, int] = {}
-        self.building: dict[Any, threading.Lock] = {}
+        self.building: dict[Any, threading.Event] = {}
 
     @property
     def total_bytes(self) -> int:
@@ -129,17 +135,25 @@ class _Shared:
         if found:
             return value
         with self.lock:
-            turn = self.building.setdefault(key, threading.Lock())
-        with turn:  # another session building this key: wait for it, then use its result
+            done = self.building.get(key)
+            mine = done is None
+            if mine:
+                done = self.building[key] = threading.Event()
+        if not mine and not getattr(_BUILDING, "depth", 0):
+            done.wait(WAIT_S)  # another session is building it: use theirs
             found, value = self._get(key)
             if found:
                 return value
-            try:
-                value = build()
-                self._put(key, value)
-            finally:
+        _BUILDING.depth = getattr(_BUILDING, "depth", 0) + 1
+        try:
+            value = build()
+            self._put(key, value)
+        finally:
+            _BUILDING.depth -= 1
+            if mine:
                 with self.lock:
                     self.building.pop(key, None)
+                done.set()
         return value
 
     def _put(self, key: Any, value: Any) -> None:
