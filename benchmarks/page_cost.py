@@ -37,22 +37,15 @@ def _session(page: str) -> float:
     return spent
 
 
-def _empty_store() -> None:
-    from ui import results
-
-    store = results._shared_store()
-    with store.lock:
-        store.items.clear()
-        store.sizes.clear()
-
-
 def measure(page: str, repeats: int = 3) -> tuple[float, float]:
     """(CPU s with the class's results kept, CPU s with each session computing its own)."""
+    from ui import results
+
     _session(page)  # the first student: imports, models, the class-wide results
     shared = min(_session(page) for _ in range(repeats))
     alone = []
     for _ in range(repeats):
-        _empty_store()
+        results.clear_shared()
         alone.append(_session(page))
     return shared, min(alone)
 

@@ -105,3 +105,31 @@ def start_page(
 def open_page() -> Callable[..., AppTest]:
     """`open_page(name, state=..., query_params=..., timeout=...)`: see `start_page`."""
     return start_page
+
+
+@pytest.fixture
+def cold_shared_store() -> None:
+    """The results kept for the whole class (`ui.results.memo`) forgotten before the test, so
+    its first session builds them."""
+    from ui import results
+
+    results.clear_shared()
+
+
+@pytest.fixture
+def count_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, str], list]:
+    """`count_calls(module, "name")`: the function goes on working and each call's arguments
+    are appended to the list returned (how tests see that a result was built only once)."""
+
+    def count(module: Any, name: str) -> list:
+        calls: list = []
+        real = getattr(module, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+        return calls
+
+    return count

@@ -55,21 +55,12 @@ def test_groups_offer_only_divisors_and_say_the_output_depth_is_the_filters(page
     assert not page.exception and "Depthwise (groups = 8) then pointwise" in _captions(page)
 
 
-def test_a_second_student_on_the_defaults_gets_the_first_ones_results(open_page, monkeypatch):
-    import uuid
-
+def test_a_second_student_on_the_defaults_gets_the_first_ones_results(
+    open_page, cold_shared_store, count_calls
+):
     from models.network import architectures as arch
-    from ui.panels import architectures as panels
 
-    monkeypatch.setattr(panels, "PAGE", f"architectures-{uuid.uuid4()}")  # a cold store
-    measured = []
-    real = arch.residual_check
-
-    def counted(*args, **kwargs):
-        measured.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(arch, "residual_check", counted)
+    measured = count_calls(arch, "residual_check")
     first, second = open_page("architectures"), open_page("architectures")
     assert not first.exception and not second.exception
     assert len(measured) == 1  # the block was built and measured once for both

@@ -83,16 +83,12 @@ def test_an_untrained_model_is_said_so_once_with_what_its_filters_are(filters_pa
     assert len(notes) == 1 and "random numbers" in notes[0]
 
 
-def test_a_second_student_on_the_shipped_model_gets_the_first_ones_figures(open_page, monkeypatch):
-    import uuid
-
-    from ui.panels import filters as panels
+def test_a_second_student_on_the_shipped_model_gets_the_first_ones_figures(
+    open_page, cold_shared_store, count_calls
+):
     from viz import filters as fiz
 
-    monkeypatch.setattr(panels, "PAGE", f"filters-{uuid.uuid4()}")  # a cold store
-    drawn = []
-    real = fiz.kernel_grid_figure
-    monkeypatch.setattr(fiz, "kernel_grid_figure", lambda *a: drawn.append(a) or real(*a))
+    drawn = count_calls(fiz, "kernel_grid_figure")
     first = open_page("filters")
     made = len(drawn)
     assert made >= 1

@@ -80,17 +80,12 @@ def test_three_classes_still_work_and_the_table_can_be_downloaded(losses_page):
     assert losses_page.main.get("download_button")
 
 
-def test_a_second_student_on_the_defaults_gets_the_first_ones_results(open_page, monkeypatch):
-    import uuid
-
+def test_a_second_student_on_the_defaults_gets_the_first_ones_results(
+    open_page, cold_shared_store, count_calls
+):
     from models.training import losses as L
-    from ui.panels import losses as panel
 
-    monkeypatch.setattr(panel, "PAGE", f"losses-{uuid.uuid4()}")  # a cold store
-    computed, curves = [], []
-    real_losses, real_curves = L.compute_losses, L.loss_curves
-    monkeypatch.setattr(L, "compute_losses", lambda *a: computed.append(a) or real_losses(*a))
-    monkeypatch.setattr(L, "loss_curves", lambda *a: curves.append(a) or real_curves(*a))
+    computed, curves = count_calls(L, "compute_losses"), count_calls(L, "loss_curves")
     first, second = open_page("losses"), open_page("losses")
     assert not first.exception and not second.exception
     assert len(computed) == 1 and len(curves) == 1

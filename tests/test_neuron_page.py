@@ -96,16 +96,13 @@ def test_a_wide_torchvision_layer_says_so_and_draws_its_strongest_channels(neuro
     assert "reads 64 input map(s)" in _markdown(at)
 
 
-def test_a_second_student_on_the_shipped_model_gets_the_first_ones_unit(open_page, monkeypatch):
+def test_a_second_student_on_the_shipped_model_gets_the_first_ones_unit(
+    open_page, cold_shared_store, count_calls
+):
     from models.inspect import neuron as nr
-    from ui.panels import neuron as panels
 
-    monkeypatch.setattr(panels, "MEMO", "neuron-test-sharing")  # a cold store
-    monkeypatch.setattr("ui.panels.neuron_views.MEMO", "neuron-test-sharing")
-    captured, computed = [], []
-    real_capture, real_conv = nr.capture_layer, nr.compute_conv_neuron
-    monkeypatch.setattr(nr, "capture_layer", lambda *a: captured.append(a) or real_capture(*a))
-    monkeypatch.setattr(nr, "compute_conv_neuron", lambda *a: computed.append(a) or real_conv(*a))
+    captured = count_calls(nr, "capture_layer")
+    computed = count_calls(nr, "compute_conv_neuron")
     first, second = open_page("neuron"), open_page("neuron")
     assert not first.exception and not second.exception
     assert len(captured) == 1 and len(computed) == 1  # the shipped model's: once for both

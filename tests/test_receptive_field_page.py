@@ -131,20 +131,14 @@ def test_the_picker_refuses_a_source_it_does_not_know():
         pick_model("receptive_field", ("yours", "webcam"))
 
 
-def test_a_second_student_on_the_defaults_gets_the_first_ones_results(rf_page, monkeypatch):
-    import uuid
-
+def test_a_second_student_on_the_defaults_gets_the_first_ones_results(
+    rf_page, cold_shared_store, count_calls
+):
     from models.inspect import effective_field as erf
     from models.inspect import receptive_field as rf
-    from ui.panels import receptive_field as panels
 
-    monkeypatch.setattr(panels, "PAGE", f"receptive_field-{uuid.uuid4()}")  # a cold store
-    fields, maps = [], []
-    real_fields, real_map = rf.compute_receptive_fields, erf.capture_feature_map
-    monkeypatch.setattr(
-        rf, "compute_receptive_fields", lambda *a: fields.append(a) or real_fields(*a)
-    )
-    monkeypatch.setattr(erf, "capture_feature_map", lambda *a: maps.append(a) or real_map(*a))
+    fields = count_calls(rf, "compute_receptive_fields")
+    maps = count_calls(erf, "capture_feature_map")
     first = rf_page()
     made = len(fields), len(maps)
     assert made[1] == 1

@@ -80,16 +80,12 @@ def test_training_with_and_without_skips_shows_masks_downloads_and_the_answer(se
     assert any("Mean IoU" in c.value and "without" in c.value for c in at.caption)
 
 
-def test_a_second_student_on_the_defaults_gets_the_first_ones_figures(open_page, monkeypatch):
-    import uuid
-
+def test_a_second_student_on_the_defaults_gets_the_first_ones_figures(
+    open_page, cold_shared_store, count_calls
+):
     from models.training import segmentation as seg
-    from ui.panels import segmentation as panels
 
-    monkeypatch.setattr(panels, "PAGE", f"segmentation-{uuid.uuid4()}")  # a cold store
-    drawn = []
-    real = seg.sample_scenes
-    monkeypatch.setattr(seg, "sample_scenes", lambda *a: drawn.append(a) or real(*a))
+    drawn = count_calls(seg, "sample_scenes")
     first, second = open_page("segmentation"), open_page("segmentation")
     assert not first.exception and not second.exception
     assert len(drawn) == 1  # seeded: the scenes are drawn once for the class

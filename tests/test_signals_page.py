@@ -60,16 +60,12 @@ def test_both_networks_train_and_the_results_are_explained_from_their_accuracies
     assert len(at.main.get("download_button")) == 3
 
 
-def test_a_second_student_on_the_defaults_gets_the_first_ones_signals(open_page, monkeypatch):
-    import uuid
-
+def test_a_second_student_on_the_defaults_gets_the_first_ones_signals(
+    open_page, cold_shared_store, count_calls
+):
     from models.training import signals as sig
-    from ui.panels import signals as panel
 
-    monkeypatch.setattr(panel, "PAGE", f"signals-{uuid.uuid4()}")  # a cold store
-    drawn = []
-    real = sig.prepare_split
-    monkeypatch.setattr(sig, "prepare_split", lambda *a: drawn.append(a) or real(*a))
+    drawn = count_calls(sig, "prepare_split")
     first, second = open_page("signals"), open_page("signals")
     assert not first.exception and not second.exception
     assert len(drawn) == 1  # seeded: one draw of the signals for the class

@@ -204,6 +204,15 @@ def _shared_store() -> _Shared:
     return _Shared(SHARED_ENTRIES, int(mb * 1024 * 1024))
 
 
+def clear_shared() -> None:
+    """Forget every result kept for the class (the next session to ask builds it again): for
+    tests and benchmarks that need a cold store."""
+    store = _shared_store()
+    with store.lock:
+        store.items.clear()
+        store.sizes.clear()
+
+
 def shared(build: Callable[..., T], *args: Any) -> T:
     """`build(*args)`, made once per distinct value of `args` for every session on the server.
 
