@@ -33,7 +33,7 @@ UPLOAD_PREFIX = "yours: "
 # Whether this session began with no lesson progress of its own (none restored from its
 # workspace): until it makes some, there is nothing to save, so merely opening the page writes
 # nothing (a class opening Lessons would otherwise create 30 workspaces holding step 1)
-FRESH = "_lessons_fresh"
+FRESH = "_lessons.fresh"
 
 
 def check_lesson(lesson: Lesson) -> None:
