@@ -123,6 +123,91 @@ def test_a_revalidation_with_the_etag_is_answered_not_modified(static):
     assert status == 304 and body == b""
 
 
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """Streamlit's static handler behind Streamlit's own middleware, serving `tmp_path` as if
+    it were Streamlit's folder of bundles."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from streamlit.web.server.starlette.starlette_app import create_streamlit_middleware
+    from streamlit.web.server.starlette.starlette_static_routes import (
+        create_streamlit_static_handler,
+    )
+
+    (tmp_path / "bundle.js").write_bytes(BUNDLE)
+    (tmp_path / "index.html").write_text("<html><body>app</body></html>" * 50)
+    monkeypatch.setattr(server, "IMMUTABLE_DIRS", {os.path.realpath(tmp_path)})
+    monkeypatch.setattr(server, "_REPLAY", {})
+    handler = create_streamlit_static_handler(directory=str(tmp_path), base_url=None)
+    return Starlette(routes=[Mount("/", app=handler)], middleware=create_streamlit_middleware())
+
+
+def test_a_bundle_asked_for_again_is_answered_before_the_middleware_as_it_was_first(
+    app, monkeypatch
+):
+    first = _get(app, "/bundle.js", accept_encoding="gzip")
+    assert first[0] == 200 and "immutable" in first[1]["cache-control"]
+    handled = mock.Mock(side_effect=StaticFiles.get_response)
+    monkeypatch.setattr(StaticFiles, "get_response", lambda *a: handled(*a))
+    again = _get(app, "/bundle.js", accept_encoding="gzip")
+    assert again == first and handled.call_count == 0
+    assert gzip.decompress(again[2]) == BUNDLE
+
+
+@pytest.mark.parametrize(
+    "path,headers",
+    [
+        ("/index.html", {"accept_encoding": "gzip"}),  # not cacheable for good: no-cache
+        ("/bundle.js", {"accept_encoding": "gzip", "range": "bytes=0-9"}),  # part of a file
+        ("/bundle.js", {}),  # a client without gzip
+        ("/missing.js", {"accept_encoding": "gzip"}),  # a 404 (answered with the index)
+    ],
+)
+def test_other_answers_go_through_the_whole_stack_every_time(app, monkeypatch, path, headers):
+    first = _get(app, path, **headers)
+    handled = mock.Mock(side_effect=StaticFiles.get_response)
+    monkeypatch.setattr(StaticFiles, "get_response", lambda *a: handled(*a))
+    again = _get(app, path, **headers)
+    assert handled.call_count == 1 and again[0] == first[0] and again[2] == first[2]
+    assert server._REPLAY == {}
+
+
+def test_theme_options_are_read_from_an_index_and_follow_changes():
+    from streamlit import config
+
+    for section in ("theme", "theme.light", "theme.dark.sidebar", "server", "client"):
+        walked = {
+            o.name: o.value for o in config.get_config_options().values() if o.section == section
+        }
+        assert config.get_options_for_section(section) == walked and walked
+    before = config.get_option("theme.primaryColor")
+    config.set_option("theme.primaryColor", "#123456")  # as a re-read config file would
+    try:
+        assert config.get_options_for_section("theme")["primaryColor"] == "#123456"
+    finally:
+        config.set_option("theme.primaryColor", before)
+    assert config.get_options_for_section("theme")["primaryColor"] == before
+
+
+def test_a_shared_figures_json_is_made_once_and_matches_plotlys():
+    import plotly.graph_objects as go
+    import plotly.io
+
+    from ui import results
+
+    def figure() -> go.Figure:
+        return go.Figure(go.Heatmap(z=[[1.5, 2.0], [3.0, 4.25]]), layout={"title": "maps"})
+
+    shared = results._frozen(figure())  # what results.shared and results.memo keep
+    assert isinstance(shared, results.SharedFigure)
+    made = shared.to_dict()
+    assert isinstance(made, server.FigureDict) and made.json is None
+    text = plotly.io.to_json(made, validate=False)  # what st.plotly_chart calls
+    assert text == plotly.io.to_json(figure(), validate=False)
+    assert plotly.io.to_json(made, validate=False) is text is made.json
+    assert plotly.io.to_json(figure().to_dict(), pretty=True) != text  # others as before
+
+
 def _reconnect() -> tuple[WebsocketSessionManager, str, str]:
     """A session connects, drops (a laptop sleeping) and reconnects: (manager, old, new id)."""
 

@@ -25,6 +25,7 @@ from PIL import Image
 
 from models.bundle import ModelBundle
 from models.settings import positive_setting
+from ui import server
 from ui.shared_models import is_shared_model
 from viz import narrow
 
@@ -252,18 +253,19 @@ def memo(page: str, name: str, inputs: Any, compute: Callable[[], T]) -> T:
 
 
 class SharedFigure(go.Figure):
-    """A figure every session shows as it is: its dict is made once, not at every run.
+    """A figure every session shows as it is: its dict and JSON are made once, not at every run.
 
-    `st.plotly_chart` turns a figure into a dict (a deep copy, and numpy arrays to base64) on
-    every run of every page that shows it; for a figure built once for the whole class that was
-    about a tenth of a page run. The figure must not be modified afterwards (`shared` says so):
-    a change would not reach the dict.
+    `st.plotly_chart` turns a figure into a dict (a deep copy, and numpy arrays to base64) and
+    the dict into JSON on every run of every page that shows it; for a figure built once for the
+    whole class that was about a tenth of a page run. The dict is a `server.FigureDict`, which
+    keeps its JSON (`server.reuse_figure_json`). The figure must not be modified afterwards
+    (`shared` says so): a change would not reach the dict.
     """
 
     def to_dict(self) -> dict:
         made = self.__dict__.get("_made_dict")
         if made is None:
-            made = super().to_dict()
+            made = server.FigureDict(super().to_dict())  # its JSON is made once, too
             self.__dict__["_made_dict"] = made
         return made
 
