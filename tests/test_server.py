@@ -21,6 +21,7 @@ from ui import server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLE = b"function add(a, b) { return a + b; }\n" * 2000  # 74 kB of compressible script
+FONT = bytes(range(256)) * 40  # a font: not worth compressing
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +136,7 @@ def app(tmp_path, monkeypatch):
     )
 
     (tmp_path / "bundle.js").write_bytes(BUNDLE)
+    (tmp_path / "font.woff2").write_bytes(FONT)
     (tmp_path / "index.html").write_text("<html><body>app</body></html>" * 50)
     monkeypatch.setattr(server, "IMMUTABLE_DIRS", {os.path.realpath(tmp_path)})
     monkeypatch.setattr(server, "_REPLAY", {})
@@ -152,6 +154,20 @@ def test_a_bundle_asked_for_again_is_answered_before_the_middleware_as_it_was_fi
     again = _get(app, "/bundle.js", accept_encoding="gzip")
     assert again == first and handled.call_count == 0
     assert gzip.decompress(again[2]) == BUNDLE
+
+
+def test_a_font_is_read_once_then_answered_from_memory_and_replayed(app, monkeypatch):
+    first = _get(app, "/font.woff2", accept_encoding="gzip")
+    assert first[0] == 200 and first[2] == FONT and "content-encoding" not in first[1]
+    assert first[1]["content-length"] == str(len(FONT))
+    handled = mock.Mock(side_effect=StaticFiles.get_response)
+    monkeypatch.setattr(StaticFiles, "get_response", lambda *a: handled(*a))
+    opened = mock.Mock(side_effect=open)
+    monkeypatch.setattr("builtins.open", opened)
+    assert _get(app, "/font.woff2", accept_encoding="gzip") == first
+    assert handled.call_count == 0 and opened.call_count == 0
+    part = _get(app, "/font.woff2", accept_encoding="gzip", range="bytes=0-9")
+    assert part[0] == 206 and part[2] == FONT[:10]  # a range still goes the stock way
 
 
 @pytest.mark.parametrize(

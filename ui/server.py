@@ -18,7 +18,9 @@ a classroom"), fixed without editing Streamlit itself:
   whole stack sent for one of Streamlit's hashed bundles (200, gzip, `immutable`, no cookie)
   and sends them again for a plain GET of the same path: a first visit went from about 0.13 to
   0.09 s of server CPU, and the first open of a page whose widgets need more bundles (36 for
-  Convolution) gets cheaper the same way.
+  Convolution) gets cheaper the same way. Streamlit's fonts and icon, which are not worth
+  compressing, are kept in memory too (`in_memory_response`) instead of being streamed from
+  disk through a worker thread at every visit.
 - **No file watchers on reconnect.** With `server.fileWatcherType = "none"` a new session
   registers no watchers, but a session that reconnects (a laptop waking, a flaky network)
   registers them anyway, and from then on every run of that session scans every loaded
@@ -63,6 +65,7 @@ GZIP_LEVEL = 6  # zlib's default: most of the saving of level 9 for a fraction o
 MAX_CACHED_BYTES = 16 * 1024 * 1024  # one file larger than this is served as it is
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
 _PATCHED = "_cnnlab_patched"
+_FROM_MEMORY = "cnnlab_from_memory"  # set on the static answers made here from memory
 CONFIG_POLL_S = 2.0  # Streamlit's is 0.2 s
 SKIP_ENV = "CNNLAB_SKIP_ADJUSTMENTS"
 
@@ -140,7 +143,36 @@ def compressed_response(response: Any, full_path: str, stat_result: os.stat_resu
         if k not in ("content-length", "accept-ranges", "content-type")
     }
     headers |= {"content-encoding": "gzip", "vary": "Accept-Encoding"}
-    return Response(body, status_code=200, headers=headers, media_type=response.media_type)
+    answer = Response(body, status_code=200, headers=headers, media_type=response.media_type)
+    setattr(answer, _FROM_MEMORY, True)
+    return answer
+
+
+_RAW: dict[tuple[str, int, int], bytes] = {}  # an uncompressible file's bytes, by path, size, mtime
+
+
+def in_memory_response(response: Any, full_path: str, stat_result: os.stat_result, scope: Any):
+    """`response` (a FileResponse of one of Streamlit's own files that is not worth compressing:
+    a font, an image) answered from memory, when it may be: it is otherwise streamed from disk
+    with a hop to a worker thread per read."""
+    from starlette.responses import FileResponse, Response
+
+    if (
+        not isinstance(response, FileResponse)
+        or response.status_code != 200
+        or stat_result.st_size > MAX_CACHED_BYTES
+        or _has_range(scope)
+    ):
+        return response
+    key = (str(full_path), stat_result.st_size, stat_result.st_mtime_ns)
+    body = _RAW.get(key)
+    if body is None:
+        with open(full_path, "rb") as file:
+            body = _RAW.setdefault(key, file.read())
+    headers = {k: v for k, v in response.headers.items() if k not in ("content-length",)}
+    answer = Response(body, status_code=200, headers=headers)
+    setattr(answer, _FROM_MEMORY, True)
+    return answer
 
 
 _PLAIN_GET = (b"range", b"if-none-match", b"if-modified-since")
@@ -175,7 +207,10 @@ def serve_static_compressed() -> bool:
     @functools.wraps(original)
     def file_response(self, full_path, stat_result, scope, status_code=200):
         response = original(self, full_path, stat_result, scope, status_code)
-        return compressed_response(response, full_path, stat_result, scope)
+        answer = compressed_response(response, full_path, stat_result, scope)
+        if answer is response and os.path.realpath(str(self.directory)) in _immutable_dirs():
+            answer = in_memory_response(response, full_path, stat_result, scope)
+        return answer
 
     @functools.wraps(original_get)
     async def get_response(self, path, scope):
@@ -186,7 +221,7 @@ def serve_static_compressed() -> bool:
             scope[_REPLAYABLE] = True
             return Response(body, status_code=200, headers=headers)
         response = await original_get(self, path, scope)
-        if plain and response.status_code == 200 and "content-encoding" in response.headers:
+        if plain and response.status_code == 200 and getattr(response, _FROM_MEMORY, False):
             _WHOLE[key] = (response.body, dict(response.headers))
             scope[_REPLAYABLE] = True
         return response
@@ -203,18 +238,14 @@ MAX_REPLAYS = 2048  # more distinct paths than Streamlit ships files; a bound al
 
 
 def _replayable(messages: list[dict]) -> bool:
-    """An answer that may be sent again as it is: 200, gzip, cacheable for good, no cookie,
-    all in one body message."""
+    """An answer that may be sent again as it is: 200, cacheable for good, no cookie, all in one
+    body message (and made from memory: `_REPLAYABLE` in the scope says so)."""
     if len(messages) != 2 or messages[0].get("status") != 200:
         return False
     if messages[1].get("more_body"):
         return False
     headers = {k.lower(): v for k, v in messages[0].get("headers", ())}
-    return (
-        headers.get(b"content-encoding") == b"gzip"
-        and b"immutable" in headers.get(b"cache-control", b"")
-        and b"set-cookie" not in headers
-    )
+    return b"immutable" in headers.get(b"cache-control", b"") and b"set-cookie" not in headers
 
 
 def replay_static_answers() -> bool:
