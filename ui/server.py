@@ -15,12 +15,12 @@ a classroom"), fixed without editing Streamlit itself:
 - **Bundles asked for again answered before the middleware.** Even from memory, each of those
   requests went through Streamlit's middleware (path checks, the session cookie, the gzip
   choice, routing) and the static handler again. `replay_static_answers` keeps the messages the
-  whole stack sent for one of Streamlit's hashed bundles (200, gzip, `immutable`, no cookie)
-  and sends them again for a plain GET of the same path: a first visit went from about 0.13 to
-  0.09 s of server CPU, and the first open of a page whose widgets need more bundles (36 for
-  Convolution) gets cheaper the same way. Streamlit's fonts and icon, which are not worth
-  compressing, are kept in memory too (`in_memory_response`) instead of being streamed from
-  disk through a worker thread at every visit.
+  whole stack sent for one of Streamlit's own files answered from memory (200, `immutable`, no
+  cookie) and sends them again for a plain GET of the same path: a first visit went from about
+  0.13 to 0.09 s of server CPU, and the first open of a page whose widgets need more bundles
+  (36 for Convolution) gets cheaper the same way. Streamlit's fonts and icon, not worth
+  compressing, are kept in memory as they are (`memory_response`) instead of being streamed
+  from disk through a worker thread at every visit.
 - **No file watchers on reconnect.** With `server.fileWatcherType = "none"` a new session
   registers no watchers, but a session that reconnects (a laptop waking, a flaky network)
   registers them anyway, and from then on every run of that session scans every loaded
@@ -83,23 +83,26 @@ def install() -> list[str]:
 # ---------------------------------------------------------------- static files
 
 
-class _GzipCache:
-    """The gzip of each static file asked for, by (path, size, mtime); thread-safe."""
+class _FileCache:
+    """Each static file asked for, as it is on disk or gzipped, by (path, size, mtime, gzip);
+    thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._bodies: dict[tuple[str, int, int], bytes] = {}
+        self._bodies: dict[tuple[str, int, int, bool], bytes] = {}
 
-    def get(self, path: str, stat_result: os.stat_result) -> bytes:
-        key = (path, stat_result.st_size, stat_result.st_mtime_ns)
+    def get(self, path: str, stat_result: os.stat_result, compressed: bool = True) -> bytes:
+        key = (path, stat_result.st_size, stat_result.st_mtime_ns, compressed)
         with self._lock:
             body = self._bodies.get(key)
         if body is None:
             with open(path, "rb") as file:
-                body = gzip.compress(file.read(), GZIP_LEVEL, mtime=0)
+                body = file.read()
+            if compressed:
+                body = gzip.compress(body, GZIP_LEVEL, mtime=0)
             with self._lock:
                 # A file replaced on disk leaves its old entry: drop entries of the same path.
-                for old in [k for k in self._bodies if k[0] == path and k != key]:
+                for old in [k for k in self._bodies if k[0] == path and k[1:3] != key[1:3]]:
                     del self._bodies[old]
                 self._bodies[key] = body
         return body
@@ -108,7 +111,7 @@ class _GzipCache:
         return len(self._bodies)
 
 
-GZIP_CACHE = _GzipCache()
+FILE_CACHE = _FileCache()
 
 
 def _accepts_gzip(scope: Any) -> bool:
@@ -122,55 +125,34 @@ def _has_range(scope: Any) -> bool:
     return any(name == b"range" for name, _ in scope.get("headers", ()))
 
 
-def compressed_response(response: Any, full_path: str, stat_result: os.stat_result, scope: Any):
-    """`response` (a FileResponse) as one gzip-encoded body from the cache, when it may be."""
+def memory_response(
+    response: Any, full_path: str, stat_result: os.stat_result, scope: Any, immutable: bool
+):
+    """`response` (a FileResponse) answered from memory when it may be: gzipped when the file
+    compresses and the client accepts gzip; as it is for one of Streamlit's own files (`immutable`)
+    that is not worth compressing, a font or an icon, which is otherwise streamed from disk with
+    a hop to a worker thread per read. Anything else (a range, a large file) as it was."""
     from starlette.responses import FileResponse, Response
 
+    if (
+        not isinstance(response, FileResponse)
+        or response.status_code != 200
+        or stat_result.st_size > MAX_CACHED_BYTES
+        or _has_range(scope)
+    ):
+        return response
     media_type = response.media_type or ""
-    if (
-        not isinstance(response, FileResponse)
-        or response.status_code != 200
-        or stat_result.st_size > MAX_CACHED_BYTES
-        or not media_type.startswith(COMPRESSIBLE)
-        or not _accepts_gzip(scope)
-        or _has_range(scope)
-    ):
+    if media_type.startswith(COMPRESSIBLE) and _accepts_gzip(scope):
+        body = FILE_CACHE.get(str(full_path), stat_result)
+        dropped = ("content-length", "accept-ranges", "content-type")
+        added = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+    elif immutable:
+        body = FILE_CACHE.get(str(full_path), stat_result, compressed=False)
+        dropped, added = ("content-length",), {}
+    else:
         return response
-    body = GZIP_CACHE.get(str(full_path), stat_result)
-    headers = {
-        k: v
-        for k, v in response.headers.items()
-        if k not in ("content-length", "accept-ranges", "content-type")
-    }
-    headers |= {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+    headers = {k: v for k, v in response.headers.items() if k not in dropped} | added
     answer = Response(body, status_code=200, headers=headers, media_type=response.media_type)
-    setattr(answer, _FROM_MEMORY, True)
-    return answer
-
-
-_RAW: dict[tuple[str, int, int], bytes] = {}  # an uncompressible file's bytes, by path, size, mtime
-
-
-def in_memory_response(response: Any, full_path: str, stat_result: os.stat_result, scope: Any):
-    """`response` (a FileResponse of one of Streamlit's own files that is not worth compressing:
-    a font, an image) answered from memory, when it may be: it is otherwise streamed from disk
-    with a hop to a worker thread per read."""
-    from starlette.responses import FileResponse, Response
-
-    if (
-        not isinstance(response, FileResponse)
-        or response.status_code != 200
-        or stat_result.st_size > MAX_CACHED_BYTES
-        or _has_range(scope)
-    ):
-        return response
-    key = (str(full_path), stat_result.st_size, stat_result.st_mtime_ns)
-    body = _RAW.get(key)
-    if body is None:
-        with open(full_path, "rb") as file:
-            body = _RAW.setdefault(key, file.read())
-    headers = {k: v for k, v in response.headers.items() if k not in ("content-length",)}
-    answer = Response(body, status_code=200, headers=headers)
     setattr(answer, _FROM_MEMORY, True)
     return answer
 
@@ -195,7 +177,7 @@ def _plain_gzip_get(scope: Any) -> bool:
 
 
 def serve_static_compressed() -> bool:
-    """Route every StaticFiles answer through `compressed_response`, and keep whole answers of
+    """Route every StaticFiles answer through `memory_response`, and keep whole answers of
     Streamlit's own files; False if already done."""
     from starlette.responses import Response
     from starlette.staticfiles import StaticFiles
@@ -207,10 +189,8 @@ def serve_static_compressed() -> bool:
     @functools.wraps(original)
     def file_response(self, full_path, stat_result, scope, status_code=200):
         response = original(self, full_path, stat_result, scope, status_code)
-        answer = compressed_response(response, full_path, stat_result, scope)
-        if answer is response and os.path.realpath(str(self.directory)) in _immutable_dirs():
-            answer = in_memory_response(response, full_path, stat_result, scope)
-        return answer
+        immutable = os.path.realpath(str(self.directory)) in _immutable_dirs()
+        return memory_response(response, full_path, stat_result, scope, immutable)
 
     @functools.wraps(original_get)
     async def get_response(self, path, scope):
@@ -249,9 +229,9 @@ def _replayable(messages: list[dict]) -> bool:
 
 
 def replay_static_answers() -> bool:
-    """Answer a repeat GET of one of Streamlit's own hashed bundles with the messages the whole
-    stack sent the first time, before the middleware (path checks, session cookie, gzip
-    selection, routing) runs again; False if already done."""
+    """Answer a repeat GET of one of Streamlit's own files (a hashed bundle, a font) with the
+    messages the whole stack sent the first time, before the middleware (path checks, session
+    cookie, gzip selection, routing) runs again; False if already done."""
     from starlette.applications import Starlette
 
     original = Starlette.__call__
